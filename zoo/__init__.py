@@ -1,0 +1,72 @@
+"""zoo: classic CIFAR-10 and MNIST architectures behind one registry fed by plugins.
+
+    >>> import zoo
+    >>> zoo.list_models("resnet*")
+    >>> model = zoo.create("resnet18", num_classes=10)
+
+`import zoo` loads no plugin, no torchvision and no model: the registry fills on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+try:
+    __version__ = _metadata.version("cifar-zoo")
+except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+from ._builder import BadModelOptionError, NoPretrainedWeightsError, create  # noqa: E402
+from ._manifest import ManifestError, weight_tags  # noqa: E402
+from ._plugin_manager import PluginError, PluginRecord  # noqa: E402
+from ._registry import DuplicateModelError, UnknownModelError, registry  # noqa: E402
+from ._spec import Paper, ModelSpec, SpecError  # noqa: E402
+from .hookspecs import hookimpl  # noqa: E402
+
+__all__ = [
+    "BadModelOptionError",
+    "DuplicateModelError",
+    "ManifestError",
+    "ModelSpec",
+    "NoPretrainedWeightsError",
+    "Paper",
+    "PluginError",
+    "PluginRecord",
+    "SpecError",
+    "UnknownModelError",
+    "__version__",
+    "create",
+    "hookimpl",
+    "list_models",
+    "list_plugins",
+    "model_info",
+]
+
+
+def list_models(
+    pattern: str = "*",
+    *,
+    family: str | None = None,
+    pretrained: bool | None = None,
+) -> list[str]:
+    """Registered model names matching an fnmatch `pattern`, sorted.
+
+    Args:
+        pattern: wildcard pattern, e.g. ``"resnext*"``.
+        family: keep only this architecture family.
+        pretrained: ``True`` keeps models with published weights, ``False`` those without.
+    """
+    names = registry().match(pattern, family)
+    if pretrained is not None:
+        names = [n for n in names if bool(weight_tags(n)) == pretrained]
+    return names
+
+
+def model_info(name: str) -> ModelSpec:
+    """The `ModelSpec` of a registered model (a ``.tag`` suffix is accepted and ignored)."""
+    return registry().get(name)
+
+
+def list_plugins() -> list[PluginRecord]:
+    """Every plugin found (built-in first), with its models or the error that skipped it."""
+    return registry().plugins()

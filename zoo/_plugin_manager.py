@@ -1,0 +1,134 @@
+"""Discovering and loading plugins: the built-in ones and those found through entry points.
+
+Built-in families go through exactly the path third-party plugins take; only where the module
+comes from differs (a module path here, the ``zoo`` entry-point group for installed packages).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "zoo"
+BUILTIN_PLUGINS = (
+    "zoo.plugins.lenet",
+    "zoo.plugins.resnet",
+)
+
+_logger = logging.getLogger("zoo")
+
+
+class PluginError(RuntimeError):
+    """A plugin could not be loaded (raised instead of a warning when ZOO_STRICT_PLUGINS=1)."""
+
+
+@dataclass
+class PluginRecord:
+    """What `zoo plugins` shows about one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    builtin: bool
+    models: list[str] = field(default_factory=list)
+    error: str | None = None
+    disabled: bool = False
+
+
+@dataclass
+class PluginSource:
+    name: str
+    distribution: str
+    version: str
+    builtin: bool
+    load: Callable[[], ModuleType]
+
+
+def _strict() -> bool:
+    return os.environ.get("ZOO_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _disabled() -> set[str]:
+    return {n.strip() for n in os.environ.get("ZOO_DISABLE_PLUGINS", "").split(",") if n.strip()}
+
+
+def discover() -> list[PluginSource]:
+    """Built-in plugins first (so they win name clashes), then entry points sorted by name."""
+    from . import __version__
+
+    sources = [
+        PluginSource(name, "cifar-zoo", __version__, True, lambda n=name: importlib.import_module(n))
+        for name in BUILTIN_PLUGINS
+    ]
+    seen: set[str] = set()
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if ep.name in seen:  # the same distribution visible twice on sys.path
+            continue
+        seen.add(ep.name)
+        dist = ep.dist
+        sources.append(
+            PluginSource(
+                ep.name,
+                dist.metadata["Name"] if dist else "?",
+                dist.version if dist else "?",
+                False,
+                ep.load,
+            )
+        )
+    return sources
+
+
+def report_failure(record: PluginRecord, error: BaseException) -> None:
+    """Skip a failing plugin with one warning line, or raise under ZOO_STRICT_PLUGINS=1."""
+    record.error = f"{type(error).__name__}: {error}"
+    record.models.clear()
+    message = (
+        f"plugin {record.name!r} (distribution {record.distribution} {record.version}) failed and "
+        f"was skipped: {record.error}"
+    )
+    if _strict():
+        raise PluginError(message + " [ZOO_STRICT_PLUGINS=1]") from error
+    _logger.warning(message + " (set ZOO_DISABLE_PLUGINS=%s to silence)", record.name)
+
+
+def load(
+    register_plugin_models: Callable[[PluginRecord, Callable[[Callable], None]], None],
+) -> list[PluginRecord]:
+    """Load every plugin into a fresh PluginManager and call its hook through the callback.
+
+    `register_plugin_models(record, call_hook)` receives each plugin's record and a function that
+    calls that plugin's hook with a `register` callback; the registry supplies it.
+    """
+    pm = pluggy.PluginManager("zoo")
+    pm.add_hookspecs(hookspecs)
+    disabled = _disabled()
+    records = []
+    for source in discover():
+        record = PluginRecord(source.name, source.distribution, source.version, source.builtin)
+        records.append(record)
+        if source.name in disabled:
+            record.disabled = True
+            continue
+        try:
+            module = source.load()
+            pm.register(module, name=source.name)
+        except Exception as error:  # a broken plugin must not take the others down
+            report_failure(record, error)
+            continue
+        impls = [i for i in pm.hook.zoo_register_models.get_hookimpls() if i.plugin_name == source.name]
+
+        def call_hook(register: Callable, impls=impls) -> None:
+            for impl in impls:
+                impl.function(register=register)
+
+        register_plugin_models(record, call_hook)
+    return records

@@ -1,0 +1,92 @@
+"""`zoo list`, `zoo info`, `zoo plugins`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .. import list_models, list_plugins, model_info, registry, weight_tags
+from . import CliUsageError, app
+
+
+def _millions(n: int) -> str:
+    return f"{n / 1e6:.2f}M"
+
+
+def _input(size) -> str:
+    return "x".join(str(v) for v in size)
+
+
+@app.command("list")
+def list_command(
+    pattern: str = typer.Argument("*", help="fnmatch wildcard, e.g. 'resnext*'."),
+    family: str = typer.Option(None, "--family", "-f", help="Keep one architecture family."),
+    pretrained: bool = typer.Option(False, "--pretrained", help="Only models with published weights."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List registered models."""
+    if family is not None and family not in registry().families():
+        raise CliUsageError(
+            f"unknown family {family!r}; families: {', '.join(registry().families())}"
+        )
+    names = list_models(pattern, family=family, pretrained=True if pretrained else None)
+    specs = [model_info(n) for n in names]
+    if as_json:
+        rows = [{**s.to_dict(), "weights": weight_tags(s.name)} for s in specs]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not specs:
+        typer.echo(f"no model matches {pattern!r}" + (f" in family {family!r}" if family else ""), err=True)
+        raise typer.Exit(1)
+    table = Table(title=f"{len(specs)} models", title_justify="left")
+    for column, justify in [("name", "left"), ("family", "left"), ("params", "right"), ("MACs", "right"),
+                            ("input", "left"), ("dataset", "left"), ("weights", "left")]:
+        table.add_column(column, justify=justify)
+    for s in specs:
+        table.add_row(s.name, s.family, _millions(s.params), _millions(s.macs), _input(s.input_size),
+                      s.dataset, ", ".join(weight_tags(s.name)) or "-")
+    Console().print(table)
+
+
+@app.command("info")
+def info_command(
+    name: str = typer.Argument(..., help="Model name (optionally name.tag)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show everything the registry knows about one model."""
+    spec = model_info(name)
+    data = {**spec.to_dict(), "weights": weight_tags(spec.name)}
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(show_header=False, title=spec.name, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    shown = {**data, "params": f"{spec.params:,}", "macs": f"{spec.macs:,}",
+             "input_size": _input(spec.input_size), "paper": str(spec.paper),
+             "kwargs": ", ".join(f"{k}={v!r}" for k, v in spec.kwargs.items()) or "-",
+             "tags": ", ".join(spec.tags) or "-", "weights": ", ".join(data["weights"]) or "-"}
+    for key, value in shown.items():
+        if value != "":
+            table.add_row(key, str(value))
+    Console().print(table)
+
+
+@app.command("plugins")
+def plugins_command(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """List plugins, the models each contributed, and any load errors."""
+    records = list_plugins()
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in records], indent=2))
+        return
+    table = Table(title=f"{len(records)} plugins", title_justify="left")
+    for column in ("plugin", "version", "distribution", "models", "status"):
+        table.add_column(column)
+    for r in records:
+        status = "disabled" if r.disabled else (f"[red]{r.error}[/red]" if r.error else "ok")
+        table.add_row(r.name, r.version, r.distribution, ", ".join(r.models) or "-", status)
+    Console().print(table)

@@ -1,0 +1,1 @@
+"""Architectures, one family per module. Plain `nn.Module`s; registration lives in zoo/plugins/."""

@@ -1,0 +1,22 @@
+"""Registers LeNet-5."""
+
+from zoo import ModelSpec, Paper, hookimpl
+from zoo.models import lenet
+
+PAPER = Paper("Gradient-Based Learning Applied to Document Recognition", "https://doi.org/10.1109/5.726791")
+
+
+@hookimpl
+def zoo_register_models(register):
+    register(
+        ModelSpec(
+            name="lenet5",
+            family="lenet",
+            builder=lenet.lenet5,
+            params=62_006,
+            macs=651_720,
+            paper=PAPER,
+            seed="seed 001 (LeNet-5 baseline, 76.32 % at 200 epochs)",
+            tags=("tiny",),
+        )
+    )
