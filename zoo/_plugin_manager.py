@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -19,10 +20,6 @@ import pluggy
 from . import hookspecs
 
 ENTRY_POINT_GROUP = "zoo"
-BUILTIN_PLUGINS = (
-    "zoo.plugins.lenet",
-    "zoo.plugins.resnet",
-)
 
 _logger = logging.getLogger("zoo")
 
@@ -61,13 +58,20 @@ def _disabled() -> set[str]:
     return {n.strip() for n in os.environ.get("ZOO_DISABLE_PLUGINS", "").split(",") if n.strip()}
 
 
+def builtin_plugin_names() -> list[str]:
+    """Every module in zoo/plugins/ is a built-in plugin (no list to keep in step)."""
+    from . import plugins
+
+    return sorted(f"{plugins.__name__}.{m.name}" for m in pkgutil.iter_modules(plugins.__path__))
+
+
 def discover() -> list[PluginSource]:
     """Built-in plugins first (so they win name clashes), then entry points sorted by name."""
     from . import __version__
 
     sources = [
         PluginSource(name, "cifar-zoo", __version__, True, lambda n=name: importlib.import_module(n))
-        for name in BUILTIN_PLUGINS
+        for name in builtin_plugin_names()
     ]
     seen: set[str] = set()
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):

@@ -59,7 +59,8 @@ def _root(
     """A plugin-based model zoo for CIFAR-10 and MNIST."""
 
 
-from . import models as _models  # noqa: E402,F401  (registers list, info, plugins)
+# Each module adds its commands to `app`; heavy imports stay inside the command functions.
+from . import evaluate, hub, models, train  # noqa: E402,F401
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -1,0 +1,29 @@
+"""Shared fixtures. Data lives in ../shared/data beside the checkout (ZOO_TEST_DATA overrides)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ZOO_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The read-only offline data sets (MNIST/raw, cifar10-jpeg/)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"offline data not found at {SHARED_DATA} (set ZOO_TEST_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def fresh_registry():
+    """A registry reloaded from the current environment, restored afterwards."""
+    from zoo import _registry
+
+    old = _registry._REGISTRY
+    yield _registry.reload()
+    _registry._REGISTRY = old

@@ -1,0 +1,77 @@
+"""Every registered model: builds, runs forward and backward, and matches its spec exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import zoo
+from zoo._measure import count_macs, count_params
+
+ALL_MODELS = zoo.list_models()
+
+
+@pytest.fixture(scope="module", params=ALL_MODELS)
+def built(request):
+    name = request.param
+    torch.manual_seed(0)
+    return zoo.model_info(name), zoo.create(name)
+
+
+def test_params_and_macs_match_spec(built):
+    spec, model = built
+    assert count_params(model) == spec.params, f"{spec.name}: params differ from its spec"
+    assert count_macs(model, spec.input_size) == spec.macs, f"{spec.name}: MACs differ from its spec"
+
+
+def test_forward_backward_shapes(built):
+    spec, model = built
+    model.train()
+    x = torch.randn(2, *spec.input_size)
+    out = model(x)
+    assert out.shape == (2, spec.num_classes)
+    out.square().mean().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None for g in grads), f"{spec.name}: some parameter got no gradient"
+    assert all(torch.isfinite(g).all() for g in grads)
+    model.zero_grad(set_to_none=True)
+
+
+def test_features_head_compose_to_forward(built):
+    spec, model = built
+    model.eval()
+    x = torch.randn(2, *spec.input_size)
+    with torch.no_grad():
+        features = model.forward_features(x)
+        pre = model.forward_head(features, pre_logits=True)
+        assert pre.shape == (2, model.num_features)
+        torch.testing.assert_close(model.forward_head(features), model(x))
+
+
+def test_reset_classifier(built):
+    spec, model = built
+    original = model.get_classifier()
+    try:
+        model.reset_classifier(7)
+        model.eval()
+        with torch.no_grad():
+            assert model(torch.randn(2, *spec.input_size)).shape == (2, 7)
+        assert model.num_classes == 7
+    finally:
+        model.fc = original
+        model.num_classes = spec.num_classes
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_num_classes_override(name):
+    spec = zoo.model_info(name)
+    model = zoo.create(name, num_classes=3).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(1, *spec.input_size)).shape == (1, 3)
+
+
+def test_spec_metadata_is_complete():
+    for spec in map(zoo.model_info, ALL_MODELS):
+        assert spec.paper.title and spec.paper.url.startswith("https://"), spec.name
+        assert spec.seed, f"{spec.name}: the seed variant it follows is not stated"
+        assert spec.plugin.startswith("zoo.plugins."), spec.name
