@@ -27,3 +27,18 @@ def fresh_registry():
     old = _registry._REGISTRY
     yield _registry.reload()
     _registry._REGISTRY = old
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the `zoo` CLI in-process: ``code, out, err = cli("list", "--json")``."""
+    from zoo.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main(list(args))
+        out, err = capsys.readouterr()
+        return exit_info.value.code or 0, out, err
+
+    return run

@@ -95,13 +95,15 @@ def report_failure(record: PluginRecord, error: BaseException) -> None:
     """Skip a failing plugin with one warning line, or raise under ZOO_STRICT_PLUGINS=1."""
     record.error = f"{type(error).__name__}: {error}"
     record.models.clear()
-    message = (
-        f"plugin {record.name!r} (distribution {record.distribution} {record.version}) failed and "
-        f"was skipped: {record.error}"
-    )
+    who = f"plugin {record.name!r} (distribution {record.distribution} {record.version})"
     if _strict():
-        raise PluginError(message + " [ZOO_STRICT_PLUGINS=1]") from error
-    _logger.warning(message + " (set ZOO_DISABLE_PLUGINS=%s to silence)", record.name)
+        raise PluginError(
+            f"{who} failed to load: {record.error} (ZOO_STRICT_PLUGINS=1 makes this an error; "
+            "unset it to skip the plugin)"
+        ) from error
+    _logger.warning(
+        "%s failed and was skipped: %s (set ZOO_DISABLE_PLUGINS=%s to silence)", who, record.error, record.name
+    )
 
 
 def load(

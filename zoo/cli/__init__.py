@@ -68,10 +68,15 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+class _OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"zoo: {record.levelname.lower()}: {record.getMessage()}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("zoo: %(levelname)s: %(message)s"))
+    handler.setFormatter(_OneLineFormatter())
     logger = logging.getLogger("zoo")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -1,0 +1,65 @@
+"""The CLI over the library: output shapes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import zoo
+
+
+def test_list_json_has_exact_counts(cli):
+    code, out, _ = cli("list", "--json")
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["lenet5"]["params"] == 62_006
+    assert rows["resnet18"]["params"] == 11_173_962
+    assert set(rows) == set(zoo.list_models())
+    assert rows["resnet18"]["input_size"] == [3, 32, 32] and rows["resnet18"]["weights"] == []
+
+
+def test_list_table_pattern_and_family(cli):
+    code, out, _ = cli("list", "res*")
+    assert code == 0 and "resnet18" in out and "lenet5" not in out
+    code, out, _ = cli("list", "--family", "lenet", "--json")
+    assert [r["name"] for r in json.loads(out)] == ["lenet5"]
+
+
+def test_info_json_and_table(cli):
+    code, out, _ = cli("info", "resnet18", "--json")
+    info = json.loads(out)
+    assert code == 0 and info["params"] == 11_173_962 and info["plugin"] == "zoo.plugins.resnet"
+    assert info["paper"]["url"] == "https://arxiv.org/abs/1512.03385"
+    code, out, _ = cli("info", "lenet5")
+    assert code == 0 and "62,006" in out
+
+
+def test_plugins_json(cli):
+    code, out, _ = cli("plugins", "--json")
+    records = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and "lenet5" in records["zoo.plugins.lenet"]["models"]
+    assert records["zoo.plugins.lenet"]["error"] is None
+
+
+def test_version(cli):
+    code, out, _ = cli("--version")
+    assert code == 0 and out.strip() == f"zoo {zoo.__version__}"
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (("info", "resnet19"), "did you mean resnet18?"),
+        (("list", "--bogus"), "No such option: --bogus"),
+        (("lst",), "Did you mean 'list'?"),
+        (("list", "--family", "nope"), "unknown family 'nope'"),
+        (("info",), "Missing argument"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(cli, args, expected):
+    code, out, err = cli(*args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0] and lines[0].startswith("zoo: error:")
+    assert "Traceback" not in err + out
