@@ -1,0 +1,83 @@
+"""Regenerate the model table in README.md from the registry (never edit that table by hand).
+
+    python scripts/update_readme_table.py          # rewrite the table in place
+    python scripts/update_readme_table.py --check  # exit 1 if README.md is stale (the test suite runs this)
+
+Only built-in models are listed: an installed third-party plugin must not change the README.
+Speed columns come from the newest `zoo bench` CSV in benchmarks/results/ for this machine, if any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import zoo
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+RESULTS = README.parent / "benchmarks" / "results"
+START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
+
+
+def _speeds() -> tuple[dict[str, dict[str, str]], str]:
+    """Per model {mode: img/s} from the most recent CPU bench CSV, and that file's name."""
+    files = sorted(RESULTS.glob("bench-cpu*.csv"), key=lambda p: p.stat().st_mtime) if RESULTS.is_dir() else []
+    if not files:
+        return {}, ""
+    speeds: dict[str, dict[str, str]] = {}
+    with files[-1].open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get("channels_last", "False") in ("False", "0", "") and row.get("amp", "none") in ("none", "False", ""):
+                speeds.setdefault(row["model"], {})[row["mode"]] = f"{float(row['img_per_s']):,.0f}"
+    return speeds, files[-1].name
+
+
+def render() -> str:
+    speeds, source = _speeds()
+    modes = sorted({m for per_model in speeds.values() for m in per_model})
+    header = ["model", "family", "params", "MACs", "input", "paper", "seed"] + [f"{m} img/s" for m in modes]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for spec in map(zoo.model_info, zoo.list_models()):
+        if not spec.plugin.startswith("zoo.plugins."):
+            continue
+        row = [
+            f"`{spec.name}`",
+            spec.family,
+            f"{spec.params:,}",
+            f"{spec.macs / 1e6:,.2f} M",
+            "x".join(map(str, spec.input_size)),
+            f"[{spec.paper.title}]({spec.paper.url})",
+            spec.seed,
+        ] + [speeds.get(spec.name, {}).get(m, "-") for m in modes]
+        lines.append("| " + " | ".join(row) + " |")
+    if source:
+        lines.append(f"\nSpeed columns: `zoo bench`, from `benchmarks/results/{source}`.")
+    return "\n".join(lines)
+
+
+def updated(text: str) -> str:
+    if START not in text or END not in text:
+        raise SystemExit(f"{README}: markers {START} / {END} not found")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{render()}\n{END}{tail}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the README table is stale")
+    args = parser.parse_args()
+    text = README.read_text()
+    new = updated(text)
+    if args.check:
+        if new != text:
+            print("README.md model table is stale: run python scripts/update_readme_table.py", file=sys.stderr)
+            sys.exit(1)
+        return
+    README.write_text(new)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""The README stays true: its test command is what CI runs, its model table is current."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _quick_start_commands() -> list[str]:
+    section = REPO.joinpath("README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.+?)\n```", section, flags=re.S)
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = _quick_start_commands()
+    assert len(commands) == 2, "the quick start is two commands: main job, tests"
+    assert "pytest" in commands[1]
+    assert commands[1].strip() in REPO.joinpath(".ci", "run").read_text()
+
+
+def test_readme_model_table_is_current():
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "update_readme_table.py"), "--check"],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
