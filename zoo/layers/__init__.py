@@ -2,5 +2,6 @@
 
 from .activations import ACTIVATIONS, get_act
 from .conv import ConvBnAct
+from .gather_excite import GatherExcite
 
-__all__ = ["ACTIVATIONS", "ConvBnAct", "get_act"]
+__all__ = ["ACTIVATIONS", "ConvBnAct", "GatherExcite", "get_act"]

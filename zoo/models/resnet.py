@@ -1,19 +1,44 @@
-"""ResNet for CIFAR-10.
+"""ResNet for CIFAR-10, and the residual pieces ResNeXt and Wide ResNet reuse.
 
 Paper: He et al., "Deep Residual Learning for Image Recognition", CVPR 2016, arXiv:1512.03385.
-Seed variant: the ImageNet ResNet-18/34/50 block layout with the CIFAR stem the seeds use
-(3x3 stride-1 convolution, no max-pool), widths 64-128-256-512, 1x1-conv + BN projection
-shortcuts where shape changes (option B of the paper). `act=` swaps the activation everywhere,
-as the seeds' activation study does.
+Seed variant: seed 001 table 6, the ImageNet ResNet-18/34/50 block layout with the CIFAR stem
+the seeds use (3x3 stride-1 convolution, no max-pool), widths 64-128-256-512, 1x1-conv + BN
+projection shortcuts where shape changes (option B of the paper). `act=` swaps the activation
+everywhere, as the seeds' activation study does.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
 
 from ..layers import ConvBnAct, get_act
 from ._base import ClassifierModel
+
+
+def projection_shortcut(in_chs: int, out_chs: int, stride: int, norm: bool = True) -> nn.Module:
+    """Identity when the shape is kept, else a strided 1x1 projection (option B of He et al.).
+
+    `norm=False` gives a bare 1x1 conv with a bias, for pre-activation blocks whose next
+    normalisation comes after the sum.
+    """
+    if stride == 1 and in_chs == out_chs:
+        return nn.Identity()
+    if norm:
+        return ConvBnAct(in_chs, out_chs, 1, stride, act=None)
+    return nn.Conv2d(in_chs, out_chs, 1, stride)
+
+
+def make_stage(
+    make_block: Callable[..., nn.Module], in_chs: int, out_chs: int, depth: int, stride: int
+) -> nn.Sequential:
+    """`depth` blocks from ``make_block(in_chs=..., stride=...)``: only the first changes shape."""
+    blocks = [make_block(in_chs=in_chs, stride=stride)]
+    blocks += [make_block(in_chs=out_chs, stride=1) for _ in range(depth - 1)]
+    return nn.Sequential(*blocks)
 
 
 class BasicBlock(nn.Module):
@@ -24,7 +49,7 @@ class BasicBlock(nn.Module):
         out_chs = chs * self.expansion
         self.conv1 = ConvBnAct(in_chs, chs, 3, stride, act=act)
         self.conv2 = ConvBnAct(chs, out_chs, 3, act=None)
-        self.shortcut = _shortcut(in_chs, out_chs, stride)
+        self.shortcut = projection_shortcut(in_chs, out_chs, stride)
         self.act = get_act(act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -32,25 +57,37 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
+    """1x1 reduce to `chs` -> 3x3 -> 1x1 expand, summed with the shortcut, then activated.
+
+    ResNeXt reuses it: `groups` makes the 3x3 a grouped convolution, `out_chs` overrides the
+    ``chs * expansion`` output width and `attn` (e.g. Gather-Excite) rescales the residual
+    branch before the sum.
+    """
+
     expansion = 4
 
-    def __init__(self, in_chs: int, chs: int, stride: int = 1, act: str = "relu") -> None:
+    def __init__(
+        self,
+        in_chs: int,
+        chs: int,
+        stride: int = 1,
+        act: str = "relu",
+        *,
+        groups: int = 1,
+        out_chs: int | None = None,
+        attn: nn.Module | None = None,
+    ) -> None:
         super().__init__()
-        out_chs = chs * self.expansion
+        out_chs = chs * self.expansion if out_chs is None else out_chs
         self.conv1 = ConvBnAct(in_chs, chs, 1, act=act)
-        self.conv2 = ConvBnAct(chs, chs, 3, stride, act=act)
+        self.conv2 = ConvBnAct(chs, chs, 3, stride, groups=groups, act=act)
         self.conv3 = ConvBnAct(chs, out_chs, 1, act=None)
-        self.shortcut = _shortcut(in_chs, out_chs, stride)
+        self.attn = nn.Identity() if attn is None else attn
+        self.shortcut = projection_shortcut(in_chs, out_chs, stride)
         self.act = get_act(act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.conv3(self.conv2(self.conv1(x))) + self.shortcut(x))
-
-
-def _shortcut(in_chs: int, out_chs: int, stride: int) -> nn.Module:
-    if stride == 1 and in_chs == out_chs:
-        return nn.Identity()
-    return ConvBnAct(in_chs, out_chs, 1, stride, act=None)
+        return self.act(self.attn(self.conv3(self.conv2(self.conv1(x)))) + self.shortcut(x))
 
 
 class ResNet(ClassifierModel):
@@ -69,11 +106,10 @@ class ResNet(ClassifierModel):
         self.stem = ConvBnAct(in_chans, 64, 3, act=act)
         stages, in_chs = [], 64
         for i, (depth, chs) in enumerate(zip(layers, (64, 128, 256, 512))):
-            blocks = []
-            for j in range(depth):
-                blocks.append(block(in_chs, chs, stride=2 if i > 0 and j == 0 else 1, act=act))
-                in_chs = chs * block.expansion
-            stages.append(nn.Sequential(*blocks))
+            out_chs = chs * block.expansion
+            make_block = partial(block, chs=chs, act=act)
+            stages.append(make_stage(make_block, in_chs, out_chs, depth, 1 if i == 0 else 2))
+            in_chs = out_chs
         self.stages = nn.Sequential(*stages)
         self.num_features = in_chs
         self.fc = nn.Linear(in_chs, num_classes)
@@ -85,3 +121,13 @@ class ResNet(ClassifierModel):
 def resnet18(num_classes: int = 10, in_chans: int = 3, act: str = "relu") -> ResNet:
     """ResNet-18, CIFAR form (11,173,962 params)."""
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_chans, act)
+
+
+def resnet34(num_classes: int = 10, in_chans: int = 3, act: str = "relu") -> ResNet:
+    """ResNet-34, CIFAR form: basic blocks 3-4-6-3 (21,282,122 params)."""
+    return ResNet(BasicBlock, (3, 4, 6, 3), num_classes, in_chans, act)
+
+
+def resnet50(num_classes: int = 10, in_chans: int = 3, act: str = "relu") -> ResNet:
+    """ResNet-50, CIFAR form: bottleneck blocks 3-4-6-3, 2048 features (23,520,842 params)."""
+    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_chans, act)

@@ -5,18 +5,26 @@ from zoo.models import resnet
 
 PAPER = Paper("Deep Residual Learning for Image Recognition", "https://arxiv.org/abs/1512.03385")
 
+# name, params, MACs, seed row
+_MODELS = (
+    ("resnet18", 11_173_962, 555_422_720, "seed 001 table 6 (ResNet-18, CIFAR stem)"),
+    ("resnet34", 21_282_122, 1_159_402_496, "seed 001 table 6 (ResNet-34, CIFAR stem)"),
+    ("resnet50", 23_520_842, 1_297_829_888, "seed 001 table 6 (ResNet-50, CIFAR stem)"),
+)
+
 
 @hookimpl
 def zoo_register_models(register):
-    register(
-        ModelSpec(
-            name="resnet18",
-            family="resnet",
-            builder=resnet.resnet18,
-            params=11_173_962,
-            macs=555_422_720,
-            paper=PAPER,
-            seed="seed 001 table 6 (ResNet-18, CIFAR stem)",
-            kwargs={"act": "relu"},
+    for name, params, macs, seed in _MODELS:
+        register(
+            ModelSpec(
+                name=name,
+                family="resnet",
+                builder=getattr(resnet, name),
+                params=params,
+                macs=macs,
+                paper=PAPER,
+                seed=seed,
+                kwargs={"act": "relu"},
+            )
         )
-    )

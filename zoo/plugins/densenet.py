@@ -1,0 +1,26 @@
+"""Registers the CIFAR DenseNets."""
+
+from zoo import ModelSpec, Paper, hookimpl
+from zoo.models import densenet
+
+PAPER = Paper("Densely Connected Convolutional Networks", "https://arxiv.org/abs/1608.06993")
+
+
+@hookimpl
+def zoo_register_models(register):
+    # name, params, MACs, seed figure
+    for name, params, macs, seed in (
+        ("densenet100_bc", 769_162, 287_929_692, "seed table: DenseNet100_bc 0.77M (L=100, k=12)"),
+        ("densenet121", 6_956_298, 888_350_720, "seed table: DenseNet121 6.96M (k=32, CIFAR stem)"),
+    ):
+        register(
+            ModelSpec(
+                name=name,
+                family="densenet",
+                builder=getattr(densenet, name),
+                params=params,
+                macs=macs,
+                paper=PAPER,
+                seed=seed,
+            )
+        )

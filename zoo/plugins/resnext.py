@@ -1,0 +1,49 @@
+"""Registers the CIFAR ResNeXt-29s and GE-ResNeXt-29."""
+
+from zoo import ModelSpec, Paper, hookimpl
+from zoo.models import resnext
+
+RESNEXT = Paper(
+    "Aggregated Residual Transformations for Deep Neural Networks",
+    "https://arxiv.org/abs/1611.05431",
+)
+GATHER_EXCITE = Paper(
+    "Gather-Excite: Exploiting Feature Context in Convolutional Neural Networks",
+    "https://arxiv.org/abs/1810.12348",
+)
+
+
+@hookimpl
+def zoo_register_models(register):
+    # name, params, MACs, seed figure
+    for name, params, macs, seed in (
+        ("resnext29_2x32d", 2_297_418, 358_814_720, "seed table: ResNeXt29_2x32d 2.30M"),
+        ("resnext29_2x64d", 9_128_778, 1_409_492_992, "seed table: ResNeXt29_2x64d 9.13M"),
+        ("resnext29_32x4d", 4_774_218, 772_483_072, "seed table: ResNeXt29_32x4d 4.77M"),
+        ("resnext29_8x64d", 34_425_162, 5_385_693_184, "seed table: ResNeXt29_8x64d 34.43M"),
+    ):
+        register(
+            ModelSpec(
+                name=name,
+                family="resnext",
+                builder=getattr(resnext, name),
+                params=params,
+                macs=macs,
+                paper=RESNEXT,
+                seed=seed,
+            )
+        )
+    register(
+        ModelSpec(
+            name="geresnext29_8x64d",
+            family="resnext",
+            builder=resnext.geresnext29_8x64d,
+            params=36_333_978,
+            macs=5_387_585_536,
+            paper=GATHER_EXCITE,
+            seed="seed table: GeResNeXt29_8x64d 36.33M (GE-θ+, global extent)",
+            kwargs={"img_size": 32},
+            tags=("attention",),
+            description="ResNeXt-29 8x64d with Gather-Excite (GE-θ+) in every block",
+        )
+    )

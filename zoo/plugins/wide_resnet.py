@@ -1,0 +1,27 @@
+"""Registers the Wide ResNets."""
+
+from zoo import ModelSpec, Paper, hookimpl
+from zoo.models import wide_resnet
+
+PAPER = Paper("Wide Residual Networks", "https://arxiv.org/abs/1605.07146")
+
+
+@hookimpl
+def zoo_register_models(register):
+    # name, params, MACs, seed figure
+    for name, params, macs, seed in (
+        ("wrn16_8", 10_965_866, 1_548_145_664, "seed table: WideResNet16x8 10.97M"),
+        ("wrn28_10", 36_489_290, 5_243_328_768, "seed table: WideResNet28x10 36.49M"),
+    ):
+        register(
+            ModelSpec(
+                name=name,
+                family="wide_resnet",
+                builder=getattr(wide_resnet, name),
+                params=params,
+                macs=macs,
+                paper=PAPER,
+                seed=seed,
+                kwargs={"dropout": 0.0},
+            )
+        )
