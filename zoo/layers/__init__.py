@@ -3,5 +3,6 @@
 from .activations import ACTIVATIONS, get_act
 from .conv import ConvBnAct
 from .gather_excite import GatherExcite
+from .norm import GhostBatchNorm
 
-__all__ = ["ACTIVATIONS", "ConvBnAct", "GatherExcite", "get_act"]
+__all__ = ["ACTIVATIONS", "ConvBnAct", "GatherExcite", "GhostBatchNorm", "get_act"]

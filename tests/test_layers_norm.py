@@ -1,0 +1,91 @@
+"""GhostBatchNorm: BatchNorm over virtual batches in training, running statistics in eval."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from zoo.layers import GhostBatchNorm
+
+CHANNELS = 4
+
+
+def _ghost(virtual_batch_size: int = 32):
+    torch.manual_seed(0)
+    ghost = GhostBatchNorm(CHANNELS, virtual_batch_size=virtual_batch_size)
+    with torch.no_grad():  # non-trivial affine parameters, so they are checked too
+        ghost.weight.uniform_(0.5, 1.5)
+        ghost.bias.uniform_(-0.5, 0.5)
+    return ghost
+
+
+def _per_chunk_batchnorm(ghost: GhostBatchNorm, x: torch.Tensor):
+    """An independent oracle: a fresh nn.BatchNorm2d per chunk, in training mode."""
+    outs, bns = [], []
+    for chunk in x.split(ghost.virtual_batch_size):
+        bn = nn.BatchNorm2d(CHANNELS, momentum=ghost.momentum)
+        bn.load_state_dict({"weight": ghost.weight, "bias": ghost.bias}, strict=False)
+        outs.append(bn.train()(chunk))
+        bns.append((bn, chunk.shape[0]))
+    return torch.cat(outs), bns
+
+
+@pytest.mark.parametrize("batch", [64, 70, 33, 5])
+def test_training_output_and_running_stats_match_per_chunk_batchnorm(batch):
+    ghost = _ghost().train()
+    x = torch.randn(batch, CHANNELS, 3, 3) * 3 + 1
+    out = ghost(x)
+    expected, bns = _per_chunk_batchnorm(ghost, x)
+    torch.testing.assert_close(out, expected)
+    # One update per call with the chunk statistics averaged by chunk size: the size-weighted
+    # mean of what each chunk's own BatchNorm holds after one step from the same start.
+    weights = torch.tensor([n for _, n in bns], dtype=torch.float32) / batch
+    mean = sum(w * bn.running_mean for w, (bn, _) in zip(weights, bns))
+    var = sum(w * bn.running_var for w, (bn, _) in zip(weights, bns))
+    torch.testing.assert_close(ghost.running_mean, mean)
+    torch.testing.assert_close(ghost.running_var, var)
+    assert int(ghost.num_batches_tracked) == 1
+
+
+def test_chunks_are_normalised_separately():
+    ghost = _ghost(virtual_batch_size=4).train()
+    with torch.no_grad():
+        ghost.weight.fill_(1.0)
+        ghost.bias.zero_()
+    # Two chunks on very different scales: whole-batch BN would leave each chunk off-centre.
+    x = torch.cat([torch.randn(4, CHANNELS, 2, 2), 100 + 10 * torch.randn(4, CHANNELS, 2, 2)])
+    out = ghost(x)
+    for chunk in out.split(4):
+        torch.testing.assert_close(chunk.mean((0, 2, 3)), torch.zeros(CHANNELS), atol=1e-5, rtol=0)
+        variance = chunk.var((0, 2, 3), unbiased=False)
+        torch.testing.assert_close(variance, torch.ones(CHANNELS), atol=1e-3, rtol=0)
+
+
+def test_eval_uses_running_stats():
+    ghost = _ghost().train()
+    for _ in range(3):
+        ghost(torch.randn(40, CHANNELS, 4, 4) * 2 + 3)
+    ghost.eval()
+    reference = nn.BatchNorm2d(CHANNELS)
+    reference.load_state_dict(ghost.state_dict())  # same keys as BatchNorm2d
+    reference.eval()
+    x = torch.randn(7, CHANNELS, 4, 4)
+    before = ghost.running_mean.clone()
+    torch.testing.assert_close(ghost(x), reference(x))
+    torch.testing.assert_close(ghost.running_mean, before)  # eval leaves the statistics alone
+    # And an eval output does not depend on the rest of the batch, unlike training.
+    torch.testing.assert_close(ghost(x[:1]), ghost(x)[:1])
+
+
+def test_gradients_flow_to_input_and_affine():
+    ghost = _ghost().train()
+    x = torch.randn(45, CHANNELS, 2, 2, requires_grad=True)
+    (ghost(x) * torch.randn(45, CHANNELS, 2, 2)).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert ghost.weight.grad is not None and ghost.bias.grad is not None
+
+
+def test_rejects_bad_virtual_batch_size():
+    with pytest.raises(ValueError, match="virtual_batch_size"):
+        GhostBatchNorm(CHANNELS, virtual_batch_size=0)
