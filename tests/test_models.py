@@ -75,3 +75,25 @@ def test_spec_metadata_is_complete():
         assert spec.paper.title and spec.paper.url.startswith("https://"), spec.name
         assert spec.seed, f"{spec.name}: the seed variant it follows is not stated"
         assert spec.plugin.startswith("zoo.plugins."), spec.name
+
+
+ACT_TYPES = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "mish": torch.nn.Mish, "elu": torch.nn.ELU,
+             "leaky_relu": torch.nn.LeakyReLU, "rrelu": torch.nn.RReLU}
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet9", "res9", "simp_res9"])
+@pytest.mark.parametrize("act", ["mish", "leaky_relu"])
+def test_act_option_replaces_every_activation(name, act):
+    model = zoo.create(name, act=act)
+    found = {type(m) for m in model.modules() if type(m) in ACT_TYPES.values()}
+    assert found == {ACT_TYPES[act]}, f"{name} act={act}: found {found}"
+
+
+@pytest.mark.parametrize("stem", ["3x3", "7x7", "3x3-3x3-3x3", "3x3-3x3"])
+def test_res9_stem_options(stem):
+    spec = zoo.model_info("res9")
+    model = zoo.create("res9", stem=stem).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(1, *spec.input_size)).shape == (1, 10)
+    first_conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first_conv.kernel_size == ((7, 7) if stem == "7x7" else (3, 3))
