@@ -42,3 +42,14 @@ def cli(capsys):
         return exit_info.value.code or 0, out, err
 
     return run
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _md5_cache_in_tmp(tmp_path_factory):
+    """Data-set checksum caching goes to the test session's tmp dir, not the user's cache."""
+    from zoo.data import _identity
+
+    path = tmp_path_factory.getbasetemp() / "md5-cache.json"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_identity, "cache_file", lambda: path)
+        yield

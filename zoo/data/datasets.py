@@ -1,0 +1,44 @@
+"""`load_dataset`: CIFAR-10 or MNIST from a data directory, downloaded and md5-checked when absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ._cifar import load_cifar10
+from ._mnist import load_mnist
+from .array_dataset import ArrayDataset, DatasetError
+
+_LOADERS = {"cifar10": load_cifar10, "mnist": load_mnist}
+DATASETS = tuple(_LOADERS)
+
+
+def default_data_dir() -> Path:
+    """``$ZOO_DATA_DIR`` if set, else ``<user cache dir>/zoo/data``."""
+    if os.environ.get("ZOO_DATA_DIR"):
+        return Path(os.environ["ZOO_DATA_DIR"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("zoo")) / "data"
+
+
+def load_dataset(
+    name: str, split: str, data_dir: str | Path | None = None, *, download: bool = True
+) -> ArrayDataset:
+    """Load split ``"train"`` or ``"test"`` of data set `name` (one of `DATASETS`) into memory.
+
+    `data_dir` (default `default_data_dir()`) uses the torchvision layouts: ``<dir>/cifar-10-batches-py/``
+    (or the offline copy's ``<dir>/cifar10-jpeg/cifar-10-batches-py/``) and ``<dir>/MNIST/raw/``. When
+    the files are absent and `download` is true, the official release is downloaded there and
+    md5-checked. Files that parse but differ from the official release load with one warning and an
+    identity other than `name` (``"cifar10-jpeg"`` or ``"<name>-custom-<md5 prefix>"``).
+
+    Raises:
+        DatasetError: unknown name or split, missing or malformed files, or a failed download.
+    """
+    if name not in _LOADERS:
+        raise DatasetError(f"unknown data set {name!r}: choose one of {', '.join(DATASETS)}")
+    if split not in ("train", "test"):
+        raise DatasetError(f"unknown split {split!r} of {name}: choose 'train' or 'test'")
+    root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    return _LOADERS[name](root, split, download)
