@@ -50,7 +50,7 @@ def test_version(cli):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (("info", "resnet19"), "did you mean resnet18?"),
+        (("info", "resnet19"), "did you mean resnet18"),
         (("list", "--bogus"), "No such option: --bogus"),
         (("lst",), "Did you mean 'list'?"),
         (("list", "--family", "nope"), "unknown family 'nope'"),

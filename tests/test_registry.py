@@ -65,3 +65,14 @@ def test_spec_validation_names_the_field(changes, field):
     fields.update(changes)
     with pytest.raises(zoo.SpecError, match=f"field '{field}'"):
         zoo.ModelSpec(**fields)
+
+
+@pytest.mark.parametrize(
+    "typo, expected",
+    [("resnet19", ["resnet18", "resnet9"]), ("rsenet18", ["resnet18"]), ("mlp5bn", ["mlp5_bn"]),
+     ("densenet", ["densenet100_bc", "densenet121"]), ("xyz", [])],
+)
+def test_suggestions_rank_by_edits_then_prefix(typo, expected):
+    from zoo._registry import suggest
+
+    assert suggest(typo, zoo.list_models()) == expected

@@ -16,6 +16,7 @@ try:
 except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
+from ._errors import ZooError  # noqa: E402
 from ._builder import BadModelOptionError, NoPretrainedWeightsError, create  # noqa: E402
 from ._manifest import ManifestError, weight_tags  # noqa: E402
 from ._plugin_manager import PluginError, PluginRecord  # noqa: E402
@@ -34,6 +35,7 @@ __all__ = [
     "PluginRecord",
     "SpecError",
     "UnknownModelError",
+    "ZooError",
     "__version__",
     "create",
     "hookimpl",

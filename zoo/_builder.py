@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from ._errors import ZooError
 from ._manifest import weight_tags
 from ._registry import registry, split_name
 
@@ -12,14 +13,11 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-class NoPretrainedWeightsError(LookupError):
+class NoPretrainedWeightsError(ZooError, LookupError):
     """The model (or the requested tag) has no published weights."""
 
-    def __str__(self) -> str:
-        return str(self.args[0])
 
-
-class BadModelOptionError(TypeError):
+class BadModelOptionError(ZooError, TypeError):
     """An override that the model's builder does not accept."""
 
 
@@ -37,18 +35,20 @@ def _check_options(name: str, builder: Any, options: dict[str, Any]) -> None:
 
 def resolve_weights_tag(name: str, pretrained: bool | str) -> str:
     """The weights tag `create` would load: from ``name.tag``, ``pretrained="tag"`` or the default."""
+    from .hub import NoPublishedWeightsError  # a HubError too, for callers that catch those
+
     base, tag = split_name(name)
     if isinstance(pretrained, str):
         tag = pretrained
     tags = weight_tags(base)
     if not tags:
-        raise NoPretrainedWeightsError(
+        raise NoPublishedWeightsError(
             f"no published weights for {base!r}; `zoo list --pretrained` shows the models that have them"
         )
     if tag is None:
         return tags[0]
     if tag not in tags:
-        raise NoPretrainedWeightsError(
+        raise NoPublishedWeightsError(
             f"no weights tagged {tag!r} for {base!r}; published tags: {', '.join(tags)}"
         )
     return tag

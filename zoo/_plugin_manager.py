@@ -18,13 +18,14 @@ from types import ModuleType
 import pluggy
 
 from . import hookspecs
+from ._errors import ZooError
 
 ENTRY_POINT_GROUP = "zoo"
 
 _logger = logging.getLogger("zoo")
 
 
-class PluginError(RuntimeError):
+class PluginError(ZooError, RuntimeError):
     """A plugin could not be loaded (raised instead of a warning when ZOO_STRICT_PLUGINS=1)."""
 
 

@@ -6,24 +6,21 @@ The registry is the package's only global state. It loads lazily, so `import zoo
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import fnmatch
 import threading
 from collections.abc import Callable
 
 from . import _plugin_manager
+from ._errors import ZooError
 from ._plugin_manager import PluginRecord
 from ._spec import ModelSpec
 
 
-class UnknownModelError(LookupError):
+class UnknownModelError(ZooError, LookupError):
     """No registered model has this name."""
 
-    def __str__(self) -> str:  # LookupError would repr() the message
-        return str(self.args[0])
 
-
-class DuplicateModelError(ValueError):
+class DuplicateModelError(ZooError, ValueError):
     """Two plugins registered the same model name."""
 
 
@@ -33,6 +30,28 @@ def split_name(name: str) -> tuple[str, str | None]:
     if sep and not tag:
         raise UnknownModelError(f"model name {name!r} ends with '.' but names no weights tag")
     return base, (tag if sep else None)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: insertions, deletions, substitutions, transpositions."""
+    prev2, prev = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if prev2 is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def suggest(name: str, names, limit: int = 3) -> list[str]:
+    """Registered names a user most likely meant by `name`: the fewest edits, then names it begins."""
+    scored = sorted((_edit_distance(name, n), abs(len(n) - len(name)), n) for n in names)
+    if scored and scored[0][0] <= max(1, len(name) // 3):
+        best = scored[0][0]
+        return [n for d, _, n in scored if d == best][:limit]
+    return sorted(n for n in names if n.startswith(name))[:limit]
 
 
 class Registry:
@@ -88,7 +107,7 @@ class Registry:
             raise UnknownModelError(self._unknown_message(base)) from None
 
     def _unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(name, self._specs, n=3, cutoff=0.6)
+        close = suggest(name, self._specs)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         return f"unknown model {name!r}{hint} (`zoo list` shows all {len(self._specs)} models)"
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ._errors import ZooError
+
 if TYPE_CHECKING:  # torch stays out of `import zoo`
     from torch import nn
 
@@ -15,7 +17,7 @@ DATASETS = ("cifar10", "mnist")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class SpecError(ValueError):
+class SpecError(ZooError, ValueError):
     """A `ModelSpec` field has a value the registry cannot accept."""
 
 

@@ -16,10 +16,12 @@ from typing import Any
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ._errors import ZooError
+
 MODEL_FILE = "model.safetensors"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ZooError, ValueError):
     """A checkpoint path that is missing or is not a zoo model file."""
 
 

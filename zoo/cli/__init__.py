@@ -10,26 +10,11 @@ import sys
 
 import typer
 
+from .. import ZooError, __version__
+
 # Newer typer vendors its own click; reach its exception classes through the public BadParameter.
 UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-
-from .. import (
-    BadModelOptionError,
-    ManifestError,
-    NoPretrainedWeightsError,
-    PluginError,
-    UnknownModelError,
-    __version__,
-)
-
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    BadModelOptionError,
-    ManifestError,
-    NoPretrainedWeightsError,
-    PluginError,
-    UnknownModelError,
-)
 
 
 class CliUsageError(UsageError):
@@ -95,6 +80,6 @@ def main(argv: list[str] | None = None) -> None:
         _fail("aborted", 130)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    except USER_ERRORS as error:
+    except ZooError as error:
         _fail(str(error))
     sys.exit(code if isinstance(code, int) else 0)

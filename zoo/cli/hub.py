@@ -1,1 +1,107 @@
-"""Placeholder: filled in by its issue."""
+"""`zoo push` (publish a checkpoint to the Hub) and `zoo pull` (fill the cache for offline use)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from . import ClickException, CliUsageError, app
+
+
+def _fail_on_hub_error(error: Exception) -> ClickException:
+    # One line on stderr and exit code 1: the command was right, the Hub or the files were not.
+    return ClickException(str(error))
+
+
+@app.command("push")
+def push_command(
+    model: str = typer.Argument(..., help="Registered model name (name.tag sets the weights tag)."),
+    checkpoint: Path = typer.Option(
+        ..., "--checkpoint", "-c", help="A zoo model file or a `zoo train` run directory."
+    ),
+    repo_id: str = typer.Option(
+        ..., "--repo-id", help="Hub repo to publish to, ORG/NAME (created if needed)."
+    ),
+    tag: str = typer.Option(
+        None, "--tag", help="Weights tag (default: the model's default tag, else the data set)."
+    ),
+    metrics: Path = typer.Option(
+        None, "--metrics", help="JSON of top1/top1_tta/loss/exact_top1 or `zoo eval --json`."
+    ),
+    private: bool = typer.Option(False, "--private", help="Create the repo private."),
+    token: str = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN or the stored login)."),
+    max_shard_size: str = typer.Option(
+        "5GB", "--max-shard-size", help="Shard model.safetensors above this size."
+    ),
+    message: str = typer.Option(None, "--message", "-m", help="Commit message."),
+    no_manifest: bool = typer.Option(False, "--no-manifest", help="Do not update weights_manifest.json."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Publish a checkpoint's weights, config.json and model card; record the commit in the manifest."""
+    from ..hub import HubError, push
+
+    if "/" not in repo_id:
+        raise CliUsageError(f"--repo-id {repo_id!r} must be ORG/NAME")
+    shard = int(max_shard_size) if max_shard_size.isdigit() else max_shard_size
+    try:
+        result = push(
+            model,
+            checkpoint,
+            repo_id,
+            tag=tag,
+            private=private,
+            token=token,
+            metrics=metrics,
+            max_shard_size=shard,
+            commit_message=message,
+            update_manifest=not no_manifest,
+        )
+    except HubError as error:
+        raise _fail_on_hub_error(error) from None
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "model": result.model,
+                    "tag": result.tag,
+                    "repo_id": result.repo_id,
+                    "revision": result.revision,
+                    "commit_url": result.commit_url,
+                    "manifest": str(result.manifest) if result.manifest else None,
+                    "entry": result.entry,
+                },
+                indent=2,
+            )
+        )
+        return
+    typer.echo(f"pushed {result.model}.{result.tag} to {result.repo_id}")
+    typer.echo(f"commit {result.revision}  {result.commit_url}")
+    for f in result.entry["files"]:
+        typer.echo(f"  {f['name']}  {f['size']:,} bytes  sha256 {f['sha256']}")
+    if result.manifest:
+        typer.echo(f"manifest entry {result.model}.{result.tag} updated in {result.manifest}")
+
+
+@app.command("pull")
+def pull_command(
+    model: str = typer.Argument(None, help="Registered model name (name.tag picks the weights)."),
+    all_models: bool = typer.Option(False, "--all", help="Every published model (every tag unless --tag)."),
+    tag: str = typer.Option(None, "--tag", help="Weights tag (default: the model's default tag)."),
+    token: str = typer.Option(None, "--token", help="Hub token for private repos (default: HF_TOKEN)."),
+) -> None:
+    """Download published weights into the cache, checked against the manifest, for later offline use."""
+    from ..hub import HubError, pull
+
+    if (model is None) == (not all_models):
+        raise CliUsageError("name one MODEL or pass --all (not both)")
+    try:
+        pulled = pull(model, tag, all_models=all_models, token=token)
+    except HubError as error:
+        raise _fail_on_hub_error(error) from None
+    for name, paths in pulled.items():
+        size = sum(Path(p).stat().st_size for p in paths)
+        typer.echo(f"{name}: {len(paths)} file(s), {size:,} bytes, sha256 verified  {Path(paths[0]).parent}")
+    if not pulled:
+        typer.echo("the manifest lists no published weights", err=True)

@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._errors import ZooError
+
 Indices = torch.Tensor | Sequence[int] | Sequence[bool] | slice
 
 
-class DatasetError(ValueError):
+class DatasetError(ZooError, ValueError):
     """A data set that cannot be loaded: unknown name or split, or a data directory that is missing,
     incomplete or malformed, or a download that failed or did not match its md5."""
 
