@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hub_server import hub_env, hub_server, make_hub_server, zoo_manifest  # noqa: F401  (fixtures for all tests)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ZOO_TEST_DATA", REPO.parent / "shared" / "data"))
@@ -34,10 +35,10 @@ def cli(capsys):
     """Run the `zoo` CLI in-process: ``code, out, err = cli("list", "--json")``."""
     from zoo.cli import main
 
-    def run(*args: str) -> tuple[int, str, str]:
+    def run(*args) -> tuple[int, str, str]:
         capsys.readouterr()
         with pytest.raises(SystemExit) as exit_info:
-            main(list(args))
+            main([str(a) for a in args])
         out, err = capsys.readouterr()
         return exit_info.value.code or 0, out, err
 
@@ -53,3 +54,11 @@ def _md5_cache_in_tmp(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_identity, "cache_file", lambda: path)
         yield
+
+
+@pytest.fixture(scope="session")
+def tiny_cifar(shared_data, tmp_path_factory) -> Path:
+    """A CIFAR-10 directory with the first 100 images of each train batch and 249 test images."""
+    from helpers import write_tiny_cifar
+
+    return write_tiny_cifar(shared_data / "cifar10-jpeg", tmp_path_factory.mktemp("tiny-cifar"))

@@ -11,7 +11,7 @@ import types
 from pathlib import Path
 
 import pytest
-from hub_server import hub_env, hub_server, make_hub_server, set_offline, zoo_manifest  # noqa: F401 - fixtures
+from hub_server import set_offline
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("huggingface_hub")

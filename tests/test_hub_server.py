@@ -6,7 +6,7 @@ import hashlib
 import os
 
 import pytest
-from hub_server import hub_env, hub_server, make_hub_server, set_offline  # noqa: F401 - fixtures
+from hub_server import set_offline
 
 hf = pytest.importorskip("huggingface_hub")
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_download  # noqa: E402

@@ -6,7 +6,6 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from hub_server import hub_env, zoo_manifest  # noqa: F401 - fixtures
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("huggingface_hub")

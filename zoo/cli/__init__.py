@@ -53,17 +53,21 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-class _OneLineFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return f"zoo: {record.levelname.lower()}: {record.getMessage()}"
+class _StderrLineHandler(logging.Handler):
+    """One line per record on whatever sys.stderr is when it is emitted (so redirection is honoured)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"zoo: {record.levelname.lower()}: {record.getMessage()}\n")
+        except Exception:
+            self.handleError(record)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(_OneLineFormatter())
     logger = logging.getLogger("zoo")
-    logger.addHandler(handler)
+    if not any(isinstance(h, _StderrLineHandler) for h in logger.handlers):
+        logger.addHandler(_StderrLineHandler())
     logger.setLevel(logging.INFO)
     logger.propagate = False
     command = typer.main.get_command(app)

@@ -1,0 +1,33 @@
+"""Small helpers shared by test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+
+def write_tiny_cifar(source: Path, target: Path, per_batch: int = 100, test: int = 249) -> Path:
+    """A CIFAR-10 directory (torchvision layout) with the first images of each original batch."""
+    from zoo.data import load_dataset
+
+    root = target / "cifar-10-batches-py"
+    root.mkdir(parents=True)
+    for split, names, n in (
+        ("train", [f"data_batch_{i}" for i in range(1, 6)], per_batch),
+        ("test", ["test_batch"], test),
+    ):
+        ds = load_dataset("cifar10", split, source)
+        for i, name in enumerate(names):
+            rows = slice(i * 10_000, i * 10_000 + n)
+            batch = {"data": ds.images[rows].reshape(n, -1).numpy(), "labels": ds.labels[rows].tolist()}
+            (root / name).write_bytes(pickle.dumps(batch, protocol=4))  # the release's own format
+    return target
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("zoo: error:")]
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]

@@ -1,0 +1,205 @@
+"""Checkpoints survive kills: resume after SIGKILL replays the uninterrupted run bit for bit; a
+non-finite loss stops the run naming its step and leaves the last good checkpoint alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from helpers import error_lines
+
+
+
+
+# Small enough for 2 shared cores, with several steps per epoch: 8 steps of 16 images.
+RUN = dict(epochs=3, limit_train=128, batch_size=16, optimizer="adam", lr=1e-3, cutout=4)
+STEPS_PER_EPOCH = 128 // 16
+
+# The child trains in its own process and parks inside the forward pass of a chosen training step
+# (after writing a marker file), so the parent can SIGKILL it at a known point mid-epoch.
+CHILD = """
+import json, sys, time
+import zoo
+from zoo.train import train
+
+marker, park_at, out, data_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+run = json.loads(sys.argv[5])
+real_create = zoo.create
+
+def create(*args, **kwargs):
+    model = real_create(*args, **kwargs)
+    calls = [0]
+
+    def park(module, inputs):
+        if module.training:
+            calls[0] += 1
+            if calls[0] == park_at:
+                open(marker, "w").close()
+                time.sleep(600)
+
+    model.register_forward_pre_hook(park)
+    return model
+
+zoo.create = create
+train("lenet5", out=out, data_dir=data_dir, **run)
+"""
+
+
+def _checkpoint_epoch(out: Path) -> int:
+    return json.loads((out / "checkpoint" / "training_state.json").read_text())["epoch"]
+
+
+def _without_timing(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in ("img_per_s", "seconds")} for row in rows]
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(tiny_cifar, tmp_path):
+    from zoo.train import train
+
+    killed, marker = tmp_path / "killed", tmp_path / "parked"
+    park_at = STEPS_PER_EPOCH + STEPS_PER_EPOCH // 2  # epoch 2, batch 4
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(marker),
+            str(park_at),
+            str(killed),
+            str(tiny_cifar),
+            json.dumps(RUN),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read().decode()
+            assert time.monotonic() < deadline, "the training child never reached epoch 2"
+            time.sleep(0.05)
+        assert _checkpoint_epoch(killed) == 1  # epoch 1 is saved, epoch 2 is running
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+
+    resumed = train("lenet5", out=killed, data_dir=tiny_cifar, resume=True)
+    reference = train("lenet5", out=tmp_path / "reference", data_dir=tiny_cifar, **RUN)
+
+    assert resumed.epochs_run == 2 and reference.epochs_run == 3
+    assert _without_timing(resumed.history) == _without_timing(reference.history)
+    assert len((killed / "metrics.jsonl").read_text().splitlines()) == 3
+    for name in ("model.safetensors", "training_state.safetensors"):
+        got, want = (
+            load_file(killed / "checkpoint" / name),
+            load_file(tmp_path / "reference" / "checkpoint" / name),
+        )
+        assert got.keys() == want.keys()
+        for key in want:
+            assert torch.equal(got[key], want[key]), f"{name}: {key} differs after resume"
+
+
+def test_non_finite_loss_names_the_step_and_keeps_the_last_checkpoint(
+    tiny_cifar, tmp_path, cli, monkeypatch
+):
+    import zoo
+    from zoo.checkpoint import load_model
+
+    real_create = zoo.create
+    poison_at = STEPS_PER_EPOCH + 3  # epoch 2, batch 3
+
+    def create(*args, **kwargs):
+        model = real_create(*args, **kwargs)
+        calls = [0]
+
+        def poison(module, inputs, output):
+            if module.training:
+                calls[0] += 1
+                if calls[0] == poison_at:
+                    return output * float("inf")
+            return None
+
+        model.register_forward_hook(poison)
+        return model
+
+    monkeypatch.setattr(zoo, "create", create)
+    out = tmp_path / "nan"
+    code, _, err = cli(*[
+            "train",
+            "lenet5",
+            "--epochs",
+            "3",
+            "--limit-train",
+            "128",
+            "--batch-size",
+            "16",
+            "--data-dir",
+            tiny_cifar,
+            "--out",
+            out,
+        ])
+    assert code == 1
+    [line] = error_lines(err)
+    assert f"epoch 2, batch 3 of {STEPS_PER_EPOCH} (global step {STEPS_PER_EPOCH + 3})" in line
+    assert "holds epoch 1" in line and "Traceback" not in err
+
+    assert _checkpoint_epoch(out) == 1
+    model, metadata = load_model(out)
+    assert metadata["zoo.epoch"] == "1"
+    assert all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+    assert not list(out.glob("checkpoint.*"))
+
+
+def test_resume_refuses_changed_hyper_parameters_and_missing_runs(tiny_cifar, tmp_path, cli):
+    out = tmp_path / "run"
+    out.mkdir()
+    code, _, err = cli(*["train", "lenet5", "--resume", "--out", out])
+    assert code == 2 and "nothing to resume" in error_lines(err)[0]
+
+    from zoo.train import train
+
+    train("lenet5", out=out, data_dir=tiny_cifar, epochs=1, limit_train=32, batch_size=16)
+    code, _, err = cli(*["train", "lenet5", "--resume", "--out", out, "--lr", "0.5"])
+    assert code == 2
+    [line] = error_lines(err)
+    assert "lr (saved 0.1, given 0.5)" in line
+
+
+def _fake_checkpoint(directory: Path, epoch: int, complete: bool = True) -> None:
+    directory.mkdir(parents=True)
+    (directory / "model.safetensors").write_text(f"weights {epoch}")
+    if complete:
+        (directory / "training_state.json").write_text(json.dumps({"epoch": epoch}))
+
+
+@pytest.mark.parametrize(
+    "layout, expected_epoch",
+    [
+        # killed while writing the new directory: the old checkpoint stays
+        ({"checkpoint": (1, True), "checkpoint.new": (2, False)}, 1),
+        # killed after the new one was complete, before or between the renames: the new one wins
+        ({"checkpoint": (1, True), "checkpoint.new": (2, True)}, 2),
+        ({"checkpoint.old": (1, True), "checkpoint.new": (2, True)}, 2),
+        # killed after the switch, before the old one was removed
+        ({"checkpoint": (2, True), "checkpoint.old": (1, True)}, 2),
+    ],
+)
+def test_recover_keeps_the_newest_complete_checkpoint(tmp_path, layout, expected_epoch):
+    from zoo.train.state import recover
+
+    for name, (epoch, complete) in layout.items():
+        _fake_checkpoint(tmp_path / name, epoch, complete)
+    recover(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
+    assert _checkpoint_epoch(tmp_path) == expected_epoch

@@ -1,0 +1,57 @@
+"""Training: `train(model, recipe=..., out=...)` and the named recipes behind `zoo train`.
+
+    >>> from zoo.train import train
+    >>> result = train("lenet5", out="runs/lenet5", epochs=2, limit_train=512)
+    >>> result.final["test_acc"], result.model_path
+
+Every epoch leaves an atomic checkpoint in `out` (safetensors + JSON, no pickle), so a killed run
+continues with ``resume=True``; under torchrun the same call trains with DistributedDataParallel.
+
+Attributes load on first use, so the CLI can read recipe and option names without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import TrainConfig, TrainConfigError
+    from .engine import TrainResult, train
+    from .loop import NonFiniteLossError
+    from .recipes import Recipe, RecipeError, get_recipe, list_recipes
+    from .state import OutputDirError
+
+_EXPORTS = {
+    "NonFiniteLossError": "loop",
+    "OutputDirError": "state",
+    "Recipe": "recipes",
+    "RecipeError": "recipes",
+    "TrainConfig": "config",
+    "TrainConfigError": "config",
+    "TrainResult": "engine",
+    "get_recipe": "recipes",
+    "list_recipes": "recipes",
+    "train": "engine",
+}
+
+__all__ = [
+    "NonFiniteLossError",
+    "OutputDirError",
+    "Recipe",
+    "RecipeError",
+    "TrainConfig",
+    "TrainConfigError",
+    "TrainResult",
+    "get_recipe",
+    "list_recipes",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,183 @@
+"""The resolved configuration of a training run: recipe defaults < explicit options, checked early."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .._errors import ZooError
+from .choices import LOSSES, MOMENTUM_FREE_OPTIMIZERS, OPTIMIZERS, SCHEDULERS
+from .recipes import HYPER_PARAMETERS, Recipe, RecipeError, default_recipe_name, get_recipe
+
+
+class TrainConfigError(ZooError, ValueError):
+    """A training option with a value that cannot be used; the message names it."""
+
+
+# Settings that change how a run executes but not what it computes (up to float rounding);
+# a resumed run may change them, every other field must match the saved run.
+RUNTIME_FIELDS = ("device", "amp", "channels_last", "compile", "data_dir")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run depends on: model, recipe (possibly overridden) and runtime settings."""
+
+    model: str
+    recipe: Recipe
+    act: str | None = None
+    seed: int = 0
+    limit_train: int | None = None
+    device: str | None = None  # None: CUDA when available, else CPU
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    data_dir: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["recipe"] = self.recipe.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return cls(**{**data, "recipe": Recipe(**data["recipe"])})
+
+    def model_options(self) -> dict[str, Any]:
+        """Options passed to `zoo.create` (only those given: the builder's defaults stay otherwise)."""
+        return {"act": self.act} if self.act is not None else {}
+
+
+CONFIG_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("model", "recipe"))
+OPTION_NAMES = tuple(sorted(HYPER_PARAMETERS + CONFIG_FIELDS))
+
+
+def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(given) - set(OPTION_NAMES))
+    if unknown:
+        raise TrainConfigError(
+            f"unknown training option(s) {', '.join(unknown)}; options: {', '.join(OPTION_NAMES)}"
+        )
+    recipe_part = {k: v for k, v in given.items() if k in HYPER_PARAMETERS}
+    config_part = {k: v for k, v in given.items() if k in CONFIG_FIELDS}
+    return recipe_part, config_part
+
+
+def _apply(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    recipe_part, config_part = _split_overrides(overrides)
+    if "data_dir" in config_part:
+        config_part["data_dir"] = str(config_part["data_dir"])
+    recipe = dataclasses.replace(config.recipe, **recipe_part)
+    return dataclasses.replace(config, recipe=recipe, **config_part)
+
+
+def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise TrainConfigError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+
+
+def _check_range(name: str, value: Any, ok: bool, expected: str) -> None:
+    if not ok:
+        raise TrainConfigError(f"{name} = {value!r} is out of range: it must be {expected}")
+
+
+def validate(config: TrainConfig, explicit: set[str] = frozenset()) -> None:
+    """Raise TrainConfigError for the first unusable value. `explicit`: options the user gave."""
+    r = config.recipe
+    _check_choice("optimizer", r.optimizer, OPTIMIZERS)
+    _check_choice("scheduler", r.scheduler, SCHEDULERS)
+    _check_choice("loss", r.loss, LOSSES)
+    _check_range("epochs", r.epochs, isinstance(r.epochs, int) and r.epochs >= 1, "an int >= 1")
+    _check_range(
+        "batch_size", r.batch_size, isinstance(r.batch_size, int) and r.batch_size >= 1, "an int >= 1"
+    )
+    _check_range("lr", r.lr, r.lr > 0, "> 0")
+    _check_range("weight_decay", r.weight_decay, r.weight_decay >= 0, ">= 0")
+    _check_range("label_smoothing", r.label_smoothing, 0 <= r.label_smoothing < 1, "in [0, 1)")
+    _check_range("val_size", r.val_size, r.val_size >= 0, ">= 0 (a fraction below 1, or a count)")
+    _check_range("warmup", r.warmup, 0 < r.warmup < 1, "in (0, 1)")
+    _check_range("crop_padding", r.crop_padding, r.crop_padding >= 0, ">= 0")
+    _check_range("cutout", r.cutout, r.cutout >= 0, ">= 0")
+    if config.limit_train is not None:
+        _check_range("limit_train", config.limit_train, config.limit_train >= 1, "an int >= 1")
+    if r.momentum is not None:
+        _check_range("momentum", r.momentum, 0 <= r.momentum < 1, "in [0, 1)")
+    if "momentum" in explicit and r.optimizer in MOMENTUM_FREE_OPTIMIZERS:
+        raise TrainConfigError(
+            f"optimizer {r.optimizer!r} has no momentum; drop --momentum or choose one of "
+            f"{', '.join(o for o in OPTIMIZERS if o not in MOMENTUM_FREE_OPTIMIZERS)}"
+        )
+
+
+def resolve_config(
+    model: str, recipe: str | Recipe | None, data_dir: Any, overrides: dict[str, Any]
+) -> TrainConfig:
+    """The config of a new run: the named (or the model's default) recipe, then the overrides."""
+    import zoo
+
+    spec = zoo.model_info(model)
+    if "." in model:
+        raise TrainConfigError(
+            f"model {model!r} names a weights tag; training starts from scratch, so name the model alone "
+            f"({spec.name!r})"
+        )
+    try:
+        base = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_name(spec.name))
+    except RecipeError as error:
+        raise TrainConfigError(str(error)) from None
+    config = _apply(TrainConfig(model=spec.name, recipe=base), {**overrides, "data_dir": data_dir})
+    validate(config, {k for k, v in overrides.items() if v is not None})
+    if config.act is not None:
+        _check_act(spec, config.act)
+    return config
+
+
+def _takes_act(builder: Any) -> bool:
+    params = inspect.signature(builder).parameters
+    return "act" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _check_act(spec: Any, act: str) -> None:
+    # Only whether the model has the option; the builder itself judges the value (see engine).
+    import zoo
+
+    if not _takes_act(spec.builder):
+        others = [s.name for s in map(zoo.model_info, zoo.list_models()) if _takes_act(s.builder)]
+        hint = (
+            f" (models with one: {', '.join(others[:5])}{', ...' if len(others) > 5 else ''})"
+            if others
+            else ""
+        )
+        raise TrainConfigError(f"--act {act!r}: model {spec.name!r} has no activation option{hint}")
+
+
+def resolve_resume(
+    saved: dict[str, Any], model: str, recipe: str | Recipe | None, data_dir: Any, overrides: dict[str, Any]
+) -> TrainConfig:
+    """The saved run's config; runtime settings may change, anything else given must match it."""
+    try:
+        config = TrainConfig.from_dict(saved)
+    except (TypeError, KeyError) as error:  # written by a zoo with other fields
+        raise TrainConfigError(
+            f"--resume: the saved config does not fit this zoo version ({error})"
+        ) from None
+    if model.partition(".")[0] != config.model:
+        raise TrainConfigError(f"--resume: this run trains {config.model!r}, not {model!r}")
+    recipe_name = recipe.name if isinstance(recipe, Recipe) else recipe
+    if recipe_name is not None and recipe_name != config.recipe.name:
+        raise TrainConfigError(f"--resume: this run uses recipe {config.recipe.name!r}, not {recipe_name!r}")
+    resumed = _apply(config, {**overrides, "data_dir": data_dir})
+    old, new = config.to_dict(), resumed.to_dict()
+    old.update(old.pop("recipe")), new.update(new.pop("recipe"))
+    changed = [k for k in new if k not in RUNTIME_FIELDS and new[k] != old[k]]
+    if changed:
+        diffs = ", ".join(f"{k} (saved {old[k]!r}, given {new[k]!r})" for k in changed)
+        raise TrainConfigError(
+            f"--resume continues the saved run as configured, and these options differ from it: {diffs}; "
+            f"drop them, or start a new run with another --out"
+        )
+    validate(resumed)
+    return resumed

@@ -1,0 +1,139 @@
+"""Optimizer, learning-rate schedule and loss by name (the names `zoo train` accepts)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .choices import LOSSES, OPTIMIZERS, PER_STEP_SCHEDULERS, SCHEDULERS
+
+if TYPE_CHECKING:
+    from .recipes import Recipe
+
+
+def build_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:
+    """The recipe's optimizer; `momentum` is SGD's momentum or the Adam family's beta1."""
+    lr, wd, momentum = recipe.lr, recipe.weight_decay, recipe.momentum
+    name = recipe.optimizer
+    if name == "sgd":
+        momentum = momentum or 0.0  # Nesterov needs momentum: without it, plain SGD
+        return torch.optim.SGD(
+            params, lr=lr, momentum=momentum, nesterov=recipe.nesterov and momentum > 0, weight_decay=wd
+        )
+    if name in ("adam", "adamw", "adamax"):
+        cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adamax": torch.optim.Adamax}[name]
+        betas = (0.9 if momentum is None else momentum, 0.999)
+        return cls(params, lr=lr, betas=betas, weight_decay=wd)
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+class Schedule:
+    """A learning-rate scheduler with the knowledge of when to step it.
+
+    Per-step schedules advance after every optimizer step; per-epoch ones after the epoch's
+    evaluation, the plateau schedule with the evaluated loss.
+    """
+
+    def __init__(self, scheduler: Any, per_step: bool) -> None:
+        self.scheduler = scheduler
+        self.per_step = per_step
+
+    def after_batch(self) -> None:
+        if self.per_step:
+            self.scheduler.step()
+
+    def after_epoch(self, eval_loss: float) -> None:
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(eval_loss)
+        elif not self.per_step:
+            self.scheduler.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scheduler.load_state_dict(state)
+
+
+def build_schedule(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int) -> Schedule:
+    """The recipe's learning-rate schedule over `recipe.epochs` epochs of `steps_per_epoch` steps."""
+    sched = torch.optim.lr_scheduler
+    name, epochs = recipe.scheduler, recipe.epochs
+    total_steps = max(1, epochs * steps_per_epoch)
+    if name == "plateau":
+        scheduler = sched.ReduceLROnPlateau(
+            optimizer,
+            mode="min",
+            factor=recipe.plateau_factor,
+            patience=recipe.plateau_patience,
+            cooldown=recipe.plateau_cooldown,
+            min_lr=recipe.min_lr,
+        )
+    elif name == "step":
+        step_size = recipe.step_size or max(1, epochs // 3)
+        scheduler = sched.StepLR(optimizer, step_size=step_size, gamma=recipe.gamma or 0.1)
+    elif name == "exponential":
+        scheduler = sched.ExponentialLR(optimizer, gamma=recipe.gamma or 0.95)
+    elif name == "linear":
+        scheduler = sched.LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=total_steps)
+    elif name == "cosine":
+        scheduler = sched.CosineAnnealingLR(optimizer, T_max=total_steps, eta_min=recipe.min_lr)
+    elif name == "cyclic":
+        # Triangular cycles between lr/10 and lr; half-cycle of `step_size` epochs (default 2, Smith 2017).
+        half = max(1, (recipe.step_size or 2) * steps_per_epoch)
+        scheduler = sched.CyclicLR(
+            optimizer, base_lr=recipe.lr / 10, max_lr=recipe.lr, step_size_up=half, cycle_momentum=False
+        )
+    elif name == "onecycle":
+        # Momentum stays as configured: cycling it would need a momentum the optimizer may not have.
+        scheduler = sched.OneCycleLR(
+            optimizer,
+            max_lr=recipe.lr,
+            total_steps=total_steps,
+            pct_start=recipe.warmup,
+            anneal_strategy="linear",
+            cycle_momentum=False,
+        )
+    else:
+        raise ValueError(f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
+    return Schedule(scheduler, per_step=name in PER_STEP_SCHEDULERS)
+
+
+class OneHotLoss(nn.Module):
+    """A regression or multi-label loss applied to logits against (smoothed) one-hot targets."""
+
+    def __init__(self, loss: nn.Module, num_classes: int, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.loss = loss
+        self.num_classes = num_classes
+        self.label_smoothing = label_smoothing
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        one_hot = F.one_hot(target, self.num_classes).to(logits.dtype)
+        if self.label_smoothing:
+            one_hot = one_hot * (1 - self.label_smoothing) + self.label_smoothing / self.num_classes
+        return self.loss(logits, one_hot)
+
+
+def build_loss(recipe: Recipe, num_classes: int) -> nn.Module:
+    """The recipe's loss: ``ce`` on class indices, the others on one-hot targets."""
+    smoothing = recipe.label_smoothing
+    if recipe.loss == "ce":
+        return nn.CrossEntropyLoss(label_smoothing=smoothing)
+    regression = {
+        "bce": nn.BCEWithLogitsLoss,
+        "mse": nn.MSELoss,
+        "huber": nn.HuberLoss,
+        "smooth_l1": nn.SmoothL1Loss,
+        "multilabel_soft_margin": nn.MultiLabelSoftMarginLoss,
+    }
+    if recipe.loss not in regression:
+        raise ValueError(f"unknown loss {recipe.loss!r}; choose one of {', '.join(LOSSES)}")
+    return OneHotLoss(regression[recipe.loss](), num_classes, smoothing)

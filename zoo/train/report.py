@@ -1,0 +1,147 @@
+"""What a run shows and leaves behind: metrics.jsonl/csv, PNG plots, a progress bar per epoch."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+METRIC_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "lr",
+    "img_per_s",
+    "seconds",
+)
+
+
+class MetricsLog:
+    """One row per epoch in OUT/metrics.jsonl and OUT/metrics.csv (same columns, empty when absent)."""
+
+    def __init__(self, out: Path) -> None:
+        self.jsonl = out / "metrics.jsonl"
+        self.csv = out / "metrics.csv"
+
+    @staticmethod
+    def _csv_text(rows: list[dict[str, Any]], header: bool) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, METRIC_COLUMNS, lineterminator="\n")
+        if header:
+            writer.writeheader()
+        writer.writerows({k: "" if row.get(k) is None else row[k] for k in METRIC_COLUMNS} for row in rows)
+        return buffer.getvalue()
+
+    def rewrite(self, history: list[dict[str, Any]]) -> None:
+        """Replace both files by `history` (a resumed run drops rows past its checkpoint this way)."""
+        for path, text in (
+            (self.jsonl, "".join(json.dumps(row) + "\n" for row in history)),
+            (self.csv, self._csv_text(history, header=True)),
+        ):
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            tmp.write_text(text)
+            os.replace(tmp, path)
+
+    def append(self, row: dict[str, Any]) -> None:
+        with self.jsonl.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        with self.csv.open("a") as f:
+            f.write(self._csv_text([row], header=False))
+
+
+def plot_history(history: list[dict[str, Any]], out: Path) -> list[Path]:
+    """loss.png, accuracy.png and lr.png of the per-epoch metrics (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    figures = {
+        "loss.png": ("loss", ("train_loss", "val_loss", "test_loss"), "linear"),
+        "accuracy.png": ("accuracy", ("train_acc", "val_acc", "test_acc"), "linear"),
+        "lr.png": ("learning rate", ("lr",), "log"),
+    }
+    written = []
+    for filename, (ylabel, keys, yscale) in figures.items():
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+        for key in keys:
+            points = [(e, row[key]) for e, row in zip(epochs, history) if row.get(key) is not None]
+            if points:
+                ax.plot(*zip(*points), marker="o", markersize=3, label=key)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        if yscale == "log" and all(row.get("lr", 0) > 0 for row in history):
+            ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+        if len(keys) > 1:
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / filename)
+        plt.close(fig)
+        written.append(out / filename)
+    return written
+
+
+def summary_line(row: dict[str, Any], epochs: int) -> str:
+    """One line per finished epoch."""
+    parts = [
+        f"epoch {row['epoch']}/{epochs}",
+        f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%}",
+    ]
+    for split in ("val", "test"):
+        if row.get(f"{split}_loss") is not None:
+            parts.append(f"{split} loss {row[f'{split}_loss']:.4f} acc {row[f'{split}_acc']:.2%}")
+    parts.append(f"lr {row['lr']:.3g}  {row['img_per_s']:.0f} img/s  {row['seconds']:.1f}s")
+    return "  ".join(parts)
+
+
+class EpochProgress:
+    """A transient rich bar per epoch: loss, accuracy, img/s, ETA. Silent unless on a TTY (rank 0)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress = None
+        self._task = None
+        self.enabled = False
+        if enabled:
+            # Imported here, once (see the engine: importing rich draws from Python's `random`).
+            from rich import progress
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+            self._columns = progress
+            self.enabled = self._console.is_terminal
+
+    def start(self, epoch: int, epochs: int, batches: int) -> None:
+        if not self.enabled:
+            return
+        p = self._columns
+        self._progress = p.Progress(
+            p.TextColumn(f"epoch {epoch}/{epochs}"),
+            p.BarColumn(),
+            p.MofNCompleteColumn(),
+            p.TextColumn(
+                "loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}  {task.fields[ips]:.0f} img/s"
+            ),
+            p.TimeRemainingColumn(),
+            console=self._console,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("train", total=batches, loss=0.0, acc=0.0, ips=0.0)
+
+    def update(self, done: int, loss: float, acc: float, images_per_s: float) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, loss=loss, acc=acc, ips=images_per_s)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
