@@ -53,7 +53,10 @@ class BasicBlock(nn.Module):
         self.act = get_act(act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.conv2(self.conv1(x)) + self.shortcut(x))
+        out = self.conv2(self.conv1(x))
+        # In place is safe: the branch ends in BatchNorm, whose backward does not read its output.
+        out += self.shortcut(x)
+        return self.act(out)
 
 
 class Bottleneck(nn.Module):
@@ -87,7 +90,10 @@ class Bottleneck(nn.Module):
         self.act = get_act(act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.attn(self.conv3(self.conv2(self.conv1(x)))) + self.shortcut(x))
+        out = self.attn(self.conv3(self.conv2(self.conv1(x))))
+        # In place is safe: neither BatchNorm nor Gather-Excite's product reads its output in backward.
+        out += self.shortcut(x)
+        return self.act(out)
 
 
 class ResNet(ClassifierModel):

@@ -1,0 +1,306 @@
+"""Speed benchmarks: inference latency and throughput, and train-step throughput, on one device.
+
+    >>> from zoo.bench import benchmark, append_csv
+    >>> result = benchmark("resnet18", device="cpu", batch_size=64, repeats=3)
+    >>> append_csv(result, "benchmarks/results")   # bench-<device>-torch<version>.csv
+
+Each mode runs warm-up steps, then `repeats` timed repeats of enough steps to last `min_time`
+seconds; the figure reported is the median over repeats and `spread` is (max - min) / median
+in percent. Inputs are random tensors of the model's input size (data loading is not timed).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MODES = ("latency", "eval", "train")
+DEFAULT_BATCH = {"latency": 1, "eval": 256, "train": 128}
+CSV_COLUMNS = (
+    "model", "params", "macs", "batch", "mode", "img_per_s", "spread", "latency_ms",
+    "channels_last", "amp", "compile", "device", "torch", "zoo", "date",
+)
+
+
+class BenchError(ValueError):
+    """A benchmark that cannot run as asked, or a results file it must not append to."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One mode's timing: median images/s, spread in % of it, and median time per step."""
+
+    mode: str
+    batch: int
+    img_per_s: float
+    spread: float
+    latency_ms: float
+    steps_per_repeat: int
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """A model's measurements on one device with one set of options."""
+
+    model: str
+    params: int
+    macs: int
+    device: str  # human description, e.g. "Intel(R) Xeon(R) Processor (2 threads)"
+    channels_last: bool
+    amp: bool
+    compile: bool
+    torch: str
+    zoo: str
+    date: str
+    measurements: tuple[Measurement, ...]
+    csv_name: str  # the results file this device and torch build append to
+
+    def rows(self) -> list[dict[str, object]]:
+        """One CSV row (`CSV_COLUMNS`) per measured mode."""
+        common = {k: getattr(self, k) for k in CSV_COLUMNS if hasattr(self, k)}
+        return [
+            {**common, "batch": m.batch, "mode": m.mode, "img_per_s": round(m.img_per_s, 2),
+             "spread": round(m.spread, 2), "latency_ms": round(m.latency_ms, 4)}
+            for m in self.measurements
+        ]
+
+
+def _slug(text: str) -> str:
+    text = re.sub(r"\((r|tm)\)", "", text.lower())
+    return re.sub(r"[^a-z0-9.]+", "-", text).strip("-")
+
+
+def _cpu_model() -> str:
+    try:  # Linux names the CPU here; platform.processor() is often empty or just the arch there
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown cpu"
+
+
+def device_description(device: torch.device) -> str:
+    """What ran the benchmark, for people: the GPU name or the CPU model and thread count."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} ({device})"
+    if device.type == "cpu":
+        return f"{_cpu_model()} ({torch.get_num_threads()} threads)"
+    return f"{device} on {platform.machine()}"
+
+
+def csv_name(device: torch.device) -> str:
+    """Results file for this device and torch build, e.g. bench-cpu-intel-xeon-2threads-torch2.15.0.csv."""
+    if device.type == "cuda":
+        where = _slug(torch.cuda.get_device_name(device))
+    elif device.type == "cpu":
+        where = f"cpu-{_slug(_cpu_model())}-{torch.get_num_threads()}threads"
+    else:
+        where = f"{device.type}-{_slug(platform.machine())}"
+    return f"bench-{where}-torch{_slug(torch.__version__)}.csv"
+
+
+def _sync(device: torch.device) -> Callable[[], None]:
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    if device.type == "mps":
+        return torch.mps.synchronize
+    return lambda: None
+
+
+def time_steps(
+    step: Callable[[], object], sync: Callable[[], None], *, repeats: int, warmup: int, min_time: float
+) -> tuple[list[float], int]:
+    """Seconds per step for each repeat, and the steps per repeat (sized to last `min_time`).
+
+    The last warm-up step is timed to size the repeats (with more steps, up to a quarter of
+    `min_time`, for fast models): a heavy model costs max(warmup, 1) + repeats steps in all.
+    """
+    for _ in range(warmup - 1):
+        step()
+    sync()
+    steps, start = 0, time.perf_counter()
+    while True:
+        step()
+        steps += 1
+        sync()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time / 4:
+            break
+    per_repeat = max(1, math.ceil(min_time / (elapsed / steps)))
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(per_repeat):
+            step()
+        sync()
+        seconds.append((time.perf_counter() - start) / per_repeat)
+    return seconds, per_repeat
+
+
+def _measure(mode: str, batch: int, step_seconds: list[float], steps: int) -> Measurement:
+    rates = [batch / s for s in step_seconds]
+    median = statistics.median(rates)
+    return Measurement(mode, batch, median, 100.0 * (max(rates) - min(rates)) / median,
+                       1000.0 * statistics.median(step_seconds), steps)
+
+
+def _resolve(name_or_model: str | nn.Module, input_size: Sequence[int] | None):
+    """(name, model, params, macs, input size): from the spec for a name, measured for a module."""
+    if isinstance(name_or_model, str):
+        import zoo
+
+        spec = zoo.model_info(name_or_model)
+        return spec.name, zoo.create(spec.name), spec.params, spec.macs, tuple(input_size or spec.input_size)
+    from ._measure import count_macs, count_params
+
+    model = name_or_model
+    size = tuple(input_size or (3, 32, 32))
+    return type(model).__name__.lower(), model, count_params(model), count_macs(model, size), size
+
+
+def benchmark(
+    name_or_model: str | nn.Module,
+    *,
+    device: str | torch.device = "cpu",
+    batch_size: int | None = None,
+    repeats: int = 5,
+    warmup: int = 2,
+    min_time: float = 0.2,
+    modes: Sequence[str] = MODES,
+    channels_last: bool = False,
+    amp: bool = False,
+    compile: bool = False,
+    input_size: Sequence[int] | None = None,
+) -> BenchResult:
+    """Time a registered model (or any classifier module) in each of `modes`.
+
+    Args:
+        batch_size: batch of the "eval" and "train" modes (default 256 and 128); "latency" uses 1.
+        repeats: timed repeats per mode (median and spread are taken over them).
+        warmup: untimed steps first (they also absorb torch.compile's compilation; the last one,
+            timed, sizes the repeats).
+        min_time: seconds each repeat should last at least (more steps per repeat for fast models).
+        amp: autocast to bfloat16 (no loss scaling needed, unlike float16).
+        compile: run the model through torch.compile.
+        input_size: (C, H, W) of the random inputs; default: the spec's, or 3x32x32 for a module.
+    """
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown or not modes:
+        raise BenchError(
+            f"unknown benchmark mode(s) {unknown or list(modes)}; choose from {', '.join(MODES)}"
+        )
+    batch_or_default = 1 if batch_size is None else batch_size
+    for label, value in (("batch_size", batch_or_default), ("repeats", repeats), ("min_time", min_time)):
+        if value <= 0:
+            raise BenchError(f"{label} must be positive, got {value}")
+    if warmup < 0:
+        raise BenchError(f"warmup must be 0 or more steps, got {warmup}")
+    from . import __version__
+
+    device = torch.device(device)
+    name, model, params, macs, size = _resolve(name_or_model, input_size)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format)
+    run = torch.compile(model) if compile else model
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else nullcontext
+    sync = _sync(device)
+    num_classes = getattr(model, "num_classes", None) or _output_size(model.eval(), size, device)
+    measurements = []
+    for mode in MODES:
+        if mode not in modes:
+            continue
+        batch = 1 if mode == "latency" else (batch_size or DEFAULT_BATCH[mode])
+        x = torch.randn(batch, *size, device=device).contiguous(memory_format=memory_format)
+        if mode == "train":
+            step = train_step(run, model, x, num_classes, autocast)
+        else:
+            step = eval_step(run, x, autocast)
+        model.train(mode == "train")
+        seconds, steps = time_steps(step, sync, repeats=repeats, warmup=warmup, min_time=min_time)
+        measurements.append(_measure(mode, batch, seconds, steps))
+    model.eval()
+    return BenchResult(
+        model=name, params=params, macs=macs, device=device_description(device),
+        channels_last=channels_last, amp=amp, compile=compile, torch=torch.__version__, zoo=__version__,
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"), measurements=tuple(measurements),
+        csv_name=csv_name(device),
+    )
+
+
+@torch.no_grad()
+def _output_size(model: nn.Module, input_size: Sequence[int], device: torch.device) -> int:
+    return model(torch.zeros(1, *input_size, device=device)).shape[1]
+
+
+def eval_step(run: Callable, x: torch.Tensor, autocast: Callable = nullcontext) -> Callable[[], object]:
+    """A no-grad forward of `run` on `x`, as a zero-argument step for `time_steps`."""
+
+    def step():
+        with torch.inference_mode(), autocast():
+            return run(x)
+
+    return step
+
+
+def train_step(
+    run: Callable, model: nn.Module, x: torch.Tensor, num_classes: int, autocast: Callable = nullcontext
+) -> Callable[[], object]:
+    """Forward, backward and an SGD step of `model` (run through `run`, e.g. its compiled form)
+    on `x` with random labels; the small lr keeps the weights finite however many steps run."""
+    labels = torch.randint(0, num_classes, (x.shape[0],), device=x.device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            loss = F.cross_entropy(run(x), labels)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def append_csv(result: BenchResult, out_dir: str | Path) -> Path:
+    """Append `result`'s rows to ``out_dir/result.csv_name`` (header written once), return the path.
+
+    An existing file whose header is not `CSV_COLUMNS` is refused rather than mixed with new rows.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / result.csv_name
+    exists = path.is_file() and path.stat().st_size > 0
+    if exists:
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), [])
+        if tuple(header) != CSV_COLUMNS:
+            raise BenchError(
+                f"{path} has columns {','.join(header)}, not {','.join(CSV_COLUMNS)}: "
+                "move it aside or write to another directory"
+            )
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        if not exists:
+            writer.writeheader()
+        writer.writerows(result.rows())
+    return path
+
+
+def default_out_dir() -> Path:
+    """benchmarks/results when run from a zoo checkout, else the current directory."""
+    in_checkout = Path("benchmarks", "results")
+    return in_checkout if in_checkout.is_dir() or Path("benchmarks").is_dir() else Path(os.curdir)
