@@ -92,8 +92,9 @@ _ENTRY_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "repo_id": (True, lambda v: isinstance(v, str) and bool(_REPO_ID.match(v)), "a Hub repo id 'owner/name'"),
     "revision": (
         True,
-        lambda v: isinstance(v, str) and bool(_COMMIT.match(v)),
-        "a full 40-hex-digit lower-case commit sha (a pinned revision, not a branch)",
+        _optional(lambda v: isinstance(v, str) and bool(_COMMIT.match(v))),
+        "a full 40-hex-digit lower-case commit sha (a pinned revision, not a branch), or null for "
+        "weights exported but not yet on the Hub (loadable from ZOO_WEIGHTS_DIR only)",
     ),
     "files": (True, lambda v: isinstance(v, list) and bool(v), "a non-empty list of {name, sha256, size}"),
     "dtype": (True, lambda v: v in DTYPES, f"one of {', '.join(DTYPES)}"),

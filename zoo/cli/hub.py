@@ -19,10 +19,17 @@ def _fail_on_hub_error(error: Exception) -> ClickException:
 def push_command(
     model: str = typer.Argument(..., help="Registered model name (name.tag sets the weights tag)."),
     checkpoint: Path = typer.Option(
-        ..., "--checkpoint", "-c", help="A zoo model file or a `zoo train` run directory."
+        None, "--checkpoint", "-c", help="A zoo model file or a `zoo train` run directory."
     ),
     repo_id: str = typer.Option(
-        ..., "--repo-id", help="Hub repo to publish to, ORG/NAME (created if needed)."
+        None, "--repo-id", help="Hub repo to publish to, ORG/NAME (created if needed)."
+    ),
+    export_to: Path = typer.Option(
+        None, "--export", help="Write the files into this new folder instead of uploading (no network); "
+        "the manifest entry records no revision until --from-folder uploads them."
+    ),
+    from_folder: Path = typer.Option(
+        None, "--from-folder", help="Upload a folder written by --export as it is, and pin its commit."
     ),
     tag: str = typer.Option(
         None, "--tag", help="Weights tag (default: the model's default tag, else the data set)."
@@ -40,24 +47,33 @@ def push_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Publish a checkpoint's weights, config.json and model card; record the commit in the manifest."""
-    from ..hub import HubError, push
+    from ..hub import HubError, export, push, push_folder
 
-    if "/" not in repo_id:
+    if (checkpoint is None) == (from_folder is None):
+        raise CliUsageError("give one of --checkpoint (a training run) or --from-folder (an --export)")
+    if export_to is not None and checkpoint is None:
+        raise CliUsageError("--export writes a checkpoint's files: give --checkpoint too")
+    if repo_id is None and from_folder is None:
+        raise CliUsageError("--repo-id ORG/NAME is required (with --from-folder it defaults to the manifest's)")
+    if repo_id is not None and "/" not in repo_id:
         raise CliUsageError(f"--repo-id {repo_id!r} must be ORG/NAME")
     shard = int(max_shard_size) if max_shard_size.isdigit() else max_shard_size
     try:
-        result = push(
-            model,
-            checkpoint,
-            repo_id,
-            tag=tag,
-            private=private,
-            token=token,
-            metrics=metrics,
-            max_shard_size=shard,
-            commit_message=message,
-            update_manifest=not no_manifest,
-        )
+        if from_folder is not None:
+            result = push_folder(
+                model, from_folder, repo_id=repo_id, private=private, token=token,
+                commit_message=message, update_manifest=not no_manifest,
+            )
+        elif export_to is not None:
+            result = export(
+                model, checkpoint, export_to, repo_id, tag=tag, metrics=metrics,
+                max_shard_size=shard, update_manifest=not no_manifest,
+            )
+        else:
+            result = push(
+                model, checkpoint, repo_id, tag=tag, private=private, token=token, metrics=metrics,
+                max_shard_size=shard, commit_message=message, update_manifest=not no_manifest,
+            )
     except HubError as error:
         raise _fail_on_hub_error(error) from None
     if as_json:
@@ -76,8 +92,11 @@ def push_command(
             )
         )
         return
-    typer.echo(f"pushed {result.model}.{result.tag} to {result.repo_id}")
-    typer.echo(f"commit {result.revision}  {result.commit_url}")
+    if result.revision is None:
+        typer.echo(f"exported {result.model}.{result.tag} for {result.repo_id} into {export_to} (not uploaded)")
+    else:
+        typer.echo(f"pushed {result.model}.{result.tag} to {result.repo_id}")
+        typer.echo(f"commit {result.revision}  {result.commit_url}")
     for f in result.entry["files"]:
         typer.echo(f"  {f['name']}  {f['size']:,} bytes  sha256 {f['sha256']}")
     if result.manifest:

@@ -21,13 +21,14 @@ from ._errors import (
     HubRevisionNotFoundError,
     HubUnreachableError,
     NoPublishedWeightsError,
+    NotOnHubError,
     PushError,
     WeightsNotCachedError,
     WeightsShapeError,
 )
 from ._fetch import fetch_files, manifest_entry, pull, repo_dir_name
 from ._load import PretrainedWeightsWarning, load_pretrained, read_weights
-from ._push import PushResult, push, read_metrics
+from ._push import PushResult, export, push, push_folder, read_metrics
 from ._verify import move_aside, sha256_of, verify_file, zoo_cache_dir
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "HubRevisionNotFoundError",
     "HubUnreachableError",
     "NoPublishedWeightsError",
+    "NotOnHubError",
     "PretrainedWeightsWarning",
     "PushError",
     "PushResult",
@@ -49,7 +51,9 @@ __all__ = [
     "manifest_entry",
     "move_aside",
     "pull",
+    "export",
     "push",
+    "push_folder",
     "read_metrics",
     "read_weights",
     "repo_dir_name",

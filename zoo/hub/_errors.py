@@ -44,6 +44,10 @@ class WeightsNotCachedError(HubError):
     """Offline (HF_HUB_OFFLINE=1) and the weights are neither in the cache nor in ZOO_WEIGHTS_DIR."""
 
 
+class NotOnHubError(HubError):
+    """The manifest entry pins no revision: the weights were exported but not uploaded yet."""
+
+
 class HubAuthError(HubError):
     """The Hub refused the credentials (HTTP 401/403)."""
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from .._manifest import load_manifest
 from .._registry import split_name
-from ._errors import NoPublishedWeightsError, translate
+from ._errors import NoPublishedWeightsError, NotOnHubError, translate
 from ._errors import offline as _offline
 from ._verify import verify_file
 
@@ -101,7 +101,14 @@ def _from_hub(entry: dict[str, Any], token: str | bool | None) -> dict[str, Path
 
 def fetch_files(entry: dict[str, Any], *, token: str | bool | None = None) -> dict[str, Path]:
     """File name -> verified local path for a manifest entry (downloading only what is missing)."""
-    paths = _from_weights_dir(entry) or _from_cache(entry) or _from_hub(entry, token)
+    paths = _from_weights_dir(entry)
+    if paths is None and entry["revision"] is None:
+        folder = repo_dir_name(entry["repo_id"])
+        raise NotOnHubError(
+            f"the weights of {entry['repo_id']} are not on the Hub yet (the manifest pins no revision): "
+            f"set ZOO_WEIGHTS_DIR to a folder holding {folder}/, e.g. the releases/ folder of a zoo checkout"
+        )
+    paths = paths or _from_cache(entry) or _from_hub(entry, token)
     expected = {f["name"]: f for f in entry["files"]}
     return {
         name: verify_file(path, expected[name]["sha256"], expected[name]["size"])

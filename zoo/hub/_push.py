@@ -28,7 +28,7 @@ class PushResult:
     model: str
     tag: str
     repo_id: str
-    revision: str
+    revision: str | None  # None: exported only, not on the Hub yet
     commit_url: str
     entry: dict[str, Any]
     manifest: Path | None
@@ -175,6 +175,53 @@ def _upload(
     return info.oid, str(info.commit_url)
 
 
+@dataclass(frozen=True)
+class _Release:
+    spec: Any
+    tag: str
+    model: Any
+    options: dict[str, Any]
+    entry: dict[str, Any]
+    metadata: dict[str, str]
+
+
+def _prepare(model: str, checkpoint: str | Path, repo_id: str, tag: str | None, metrics) -> _Release:
+    """Load the checkpoint and build its manifest entry: everything a push needs but the upload."""
+    from ..checkpoint import CheckpointError, load_model, read_metadata, resolve_model_file
+
+    base, tag_in_name = split_name(model)
+    spec = registry().get(base)
+    published = load_manifest()  # a broken manifest fails now, not after the upload
+    try:
+        file = resolve_model_file(checkpoint)
+        metadata = read_metadata(file)
+        if metadata.get("zoo.model") != base:
+            raise PushError(f"{file} holds weights of {metadata.get('zoo.model')!r}, not {base!r}")
+        net, metadata = load_model(file)
+    except CheckpointError as error:
+        raise PushError(str(error)) from None
+    options = {**spec.kwargs, **json.loads(metadata.get("zoo.options", "{}"))}
+    options.pop("num_classes", None)
+    entry = build_entry(spec, metadata, net, read_metrics(metrics), repo_id)
+    tag = tag or tag_in_name or next(iter(published.get(base, {})), None) or entry["dataset"]
+    return _Release(spec, tag, net, options, entry, metadata)
+
+
+def _write_release(release: _Release, folder: Path, max_shard_size) -> list[str]:
+    names = _write_repo_files(
+        folder, release.spec, release.model, release.options, release.entry, release.tag,
+        release.metadata, max_shard_size,
+    )
+    validate_entry(release.spec.name, release.tag, release.entry)  # fails before anything leaves
+    return names
+
+
+def _finish(release_model: str, tag: str, repo_id: str, revision: str | None, url: str, entry, update_manifest):
+    entry["revision"] = revision
+    path = write_entry(release_model, tag, entry) if update_manifest else None
+    return PushResult(release_model, tag, repo_id, revision, url, entry, path)
+
+
 def push(
     model: str,
     checkpoint: str | Path,
@@ -202,37 +249,79 @@ def push(
         metrics: a dict or JSON file of top1 (required unless the checkpoint records it), top1_tta,
             loss, exact_top1, and optionally dataset, recipe, epochs, device.
     """
-    from ..checkpoint import CheckpointError, load_model, read_metadata, resolve_model_file
-
-    base, tag_in_name = split_name(model)
-    spec = registry().get(base)
-    published = load_manifest()  # a broken manifest fails now, not after the upload
     if offline():
         raise PushError("cannot push with HF_HUB_OFFLINE=1 set: unset it to reach the Hub")
-    try:
-        file = resolve_model_file(checkpoint)
-        metadata = read_metadata(file)
-        if metadata.get("zoo.model") != base:
-            raise PushError(f"{file} holds weights of {metadata.get('zoo.model')!r}, not {base!r}")
-        net, metadata = load_model(file)
-    except CheckpointError as error:
-        raise PushError(str(error)) from None
-    options = {**spec.kwargs, **json.loads(metadata.get("zoo.options", "{}"))}
-    options.pop("num_classes", None)
-    entry = build_entry(spec, metadata, net, read_metrics(metrics), repo_id)
-    tag = tag or tag_in_name or next(iter(published.get(base, {})), None) or entry["dataset"]
+    release = _prepare(model, checkpoint, repo_id, tag, metrics)
     with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
         folder = Path(tmp)
-        names = _write_repo_files(folder, spec, net, options, entry, tag, metadata, max_shard_size)
-        validate_entry(base, tag, entry)  # a bad entry fails here, before anything is uploaded
+        names = _write_release(release, folder, max_shard_size)
         revision, url = _upload(
-            folder,
-            names,
-            repo_id,
-            private=private,
-            token=token,
-            message=commit_message or f"zoo push {base}.{tag}",
+            folder, names, repo_id, private=private, token=token,
+            message=commit_message or f"zoo push {release.spec.name}.{release.tag}",
         )
-    entry["revision"] = revision
-    path = write_entry(base, tag, entry) if update_manifest else None
-    return PushResult(base, tag, repo_id, revision, url, entry, path)
+    return _finish(release.spec.name, release.tag, repo_id, revision, url, release.entry, update_manifest)
+
+
+def export(
+    model: str,
+    checkpoint: str | Path,
+    folder: str | Path,
+    repo_id: str,
+    *,
+    tag: str | None = None,
+    metrics: dict[str, Any] | str | Path | None = None,
+    max_shard_size: int | str | None = None,
+    update_manifest: bool = True,
+) -> PushResult:
+    """Write exactly the files `push` would upload into `folder`, without any network.
+
+    The manifest entry is recorded with ``revision: null``: the weights load from
+    ``ZOO_WEIGHTS_DIR`` (a folder holding `folder`) until `push_folder` uploads them and pins the commit.
+    """
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise PushError(f"{folder} is not empty: export into a new folder so no stale file is published")
+    release = _prepare(model, checkpoint, repo_id, tag, metrics)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_release(release, folder, max_shard_size)
+    return _finish(release.spec.name, release.tag, repo_id, None, "", release.entry, update_manifest)
+
+
+def push_folder(
+    model: str,
+    folder: str | Path,
+    *,
+    repo_id: str | None = None,
+    private: bool = False,
+    token: str | None = None,
+    commit_message: str | None = None,
+    update_manifest: bool = True,
+) -> PushResult:
+    """Upload a folder written by `export` as it is, and pin the new commit in its manifest entry.
+
+    The files are checked against the entry first, so what is uploaded is what was exported.
+    `repo_id` defaults to the entry's.
+    """
+    from ._fetch import manifest_entry
+
+    if offline():
+        raise PushError("cannot push with HF_HUB_OFFLINE=1 set: unset it to reach the Hub")
+    base, tag, entry = manifest_entry(model)
+    entry = json.loads(json.dumps(entry))  # a private copy: the cached manifest stays untouched
+    repo_id = repo_id or entry["repo_id"]
+    folder = Path(folder)
+    for f in entry["files"]:
+        path = folder / f["name"]
+        if not path.is_file():
+            raise PushError(f"{folder} lacks {f['name']}, which the manifest entry {base}.{tag} lists")
+        if path.stat().st_size != f["size"] or sha256_of(path) != f["sha256"]:
+            raise PushError(
+                f"{path} is not the file the manifest entry {base}.{tag} records (size or sha256 differ); "
+                "export again rather than publish bytes nobody measured"
+            )
+    revision, url = _upload(
+        folder, [f["name"] for f in entry["files"]], repo_id, private=private, token=token,
+        message=commit_message or f"zoo push {base}.{tag}",
+    )
+    entry["repo_id"] = repo_id
+    return _finish(base, tag, repo_id, revision, url, entry, update_manifest)

@@ -1,0 +1,98 @@
+"""Exported releases: export -> ZOO_WEIGHTS_DIR -> push_folder, and the rehearsal of every real release.
+
+The rehearsal pushes each releases/<repo-name>/ folder listed in the real weights_manifest.json to
+the local test hub, loads it through `zoo.create(..., pretrained=True)` into an empty cache, evaluates
+it on the offline data and checks the accuracy the manifest claims.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo import hub
+from zoo._manifest import load_manifest, weights_entry
+from zoo.checkpoint import save_model
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RELEASES = REPO_ROOT / "releases"
+REAL_MANIFEST = json.loads((REPO_ROOT / "weights_manifest.json").read_text())
+
+
+def _exported(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
+    torch.manual_seed(3)
+    model = zoo.create("lenet5").eval()
+    ckpt = save_model(model, tmp_path / "run", name="lenet5", extra={"dataset": "cifar10-jpeg", "epochs": 1})
+    folder = tmp_path / "releases" / "lenet5-test"
+    hub.export("lenet5", ckpt, folder, "zoo-test/lenet5-test", tag="t1", metrics={"top1": 12.5})
+    return folder, model
+
+
+def test_export_writes_the_push_files_offline_and_loads_from_weights_dir(zoo_manifest, tmp_path, monkeypatch):
+    folder, model = _exported(tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    entry = weights_entry("lenet5", "t1")
+    assert entry["revision"] is None and entry["metrics"] == {"top1": 12.5}
+    with pytest.raises(hub.NotOnHubError, match="not on the Hub yet.*ZOO_WEIGHTS_DIR.*lenet5-test/"):
+        zoo.create("lenet5", pretrained=True)
+    monkeypatch.setenv("ZOO_WEIGHTS_DIR", str(folder.parent))
+    loaded = zoo.create("lenet5", pretrained=True)
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    with pytest.raises(hub.PushError, match="not empty"):
+        hub.export("lenet5", tmp_path / "run", folder, "zoo-test/lenet5-test", metrics={"top1": 1.0})
+
+
+def test_push_folder_uploads_the_exported_bytes_and_pins_the_commit(hub_server, zoo_manifest, tmp_path):
+    folder, model = _exported(tmp_path)
+    result = hub.push_folder("lenet5.t1", folder)
+    assert result.revision and len(result.revision) == 40
+    assert weights_entry("lenet5", "t1")["revision"] == result.revision
+    loaded = zoo.create("lenet5", pretrained=True)  # no ZOO_WEIGHTS_DIR: from the hub
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
+def test_push_folder_refuses_bytes_that_differ_from_the_export(hub_server, zoo_manifest, tmp_path):
+    folder, _ = _exported(tmp_path)
+    data = bytearray((folder / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (folder / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(hub.PushError, match="not the file the manifest entry lenet5.t1 records"):
+        hub.push_folder("lenet5", folder)
+    assert not any("/commit/" in path for _, path in hub_server.requests), "nothing may be committed"
+
+
+RELEASED = [
+    (model, tag)
+    for model, tags in REAL_MANIFEST["models"].items()
+    for tag, entry in tags.items()
+    if (RELEASES / hub.repo_dir_name(entry["repo_id"])).is_dir()
+]
+
+
+@pytest.mark.skipif(not RELEASED, reason="no release folder under releases/ yet")
+@pytest.mark.parametrize("model, tag", RELEASED, ids=[f"{m}.{t}" for m, t in RELEASED])
+def test_release_rehearsal(model, tag, hub_server, zoo_manifest, shared_data):
+    from zoo.evaluate import evaluate_model
+
+    entry = REAL_MANIFEST["models"][model][tag]
+    zoo_manifest.write_text(json.dumps({"schema_version": 1, "models": {model: {tag: entry}}}))
+    folder = RELEASES / hub.repo_dir_name(entry["repo_id"])
+    assert sorted(p.name for p in folder.iterdir()) >= ["README.md", "config.json"]
+    assert all(p.stat().st_size <= 5 * 2**20 for p in folder.iterdir()), "release files stay <= 5 MB"
+    hub.push_folder(f"{model}.{tag}", folder)
+    assert load_manifest()[model][tag]["revision"] is not None
+    assert "ZOO_WEIGHTS_DIR" not in os.environ  # the weights come from the hub into an empty cache
+    data_dir = shared_data / "cifar10-jpeg" if entry["dataset"] == "cifar10-jpeg" else shared_data
+    result = evaluate_model(f"{model}.{tag}", pretrained=True, data_dir=data_dir)
+    assert result.identity == entry["dataset"]
+    # Same bytes, same data, same CPU kernels: the figure reproduces (one image = 0.01 points of slack
+    # for a borderline logit on a different CPU).
+    assert abs(result.top1 - entry["metrics"]["top1"]) <= 0.011
+    if "exact_top1" in entry["metrics"]:
+        assert abs(result.exact_top1 - entry["metrics"]["exact_top1"]) <= 0.11
