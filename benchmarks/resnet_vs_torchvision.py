@@ -68,9 +68,11 @@ def main() -> None:
     models = {"zoo": zoo.create("resnet18"), "torchvision": torchvision_resnet18()}
     counts = {k: (count_params(m), count_macs(m, (3, 32, 32))) for k, m in models.items()}
     assert counts["zoo"] == counts["torchvision"], f"not the same network: {counts}"
-    print(f"resnet18 CIFAR, {counts['zoo'][0]:,} params, {counts['zoo'][1]:,} MACs; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, "
-          f"{args.repeats} interleaved repeats (median, min-max)")
+    print(
+        f"resnet18 CIFAR, {counts['zoo'][0]:,} params, {counts['zoo'][1]:,} MACs; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, "
+        f"{args.repeats} interleaved repeats (median, min-max)"
+    )
     print(f"{'format':<15}{'mode':<7}{'zoo img/s':>22}{'torchvision img/s':>24}{'zoo/tv':>8}")
     for memory_format in args.formats.split(","):
         fmt = getattr(torch, "channels_last" if memory_format == "channels_last" else "contiguous_format")

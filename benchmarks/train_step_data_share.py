@@ -66,14 +66,22 @@ def main() -> None:
     compute = statistics.median(s - d for s, d in zip(step_s, data_s))
 
     layout = "channels_last" if args.channels_last else "contiguous"
-    print(f"{args.model} train step on CPU ({torch.get_num_threads()} threads), {train.identity} train, "
-          f"batch {args.batch_size}, {layout}, torch {torch.__version__}")
-    print(f"  in-loop ({args.steps} steps): data {1e3 * sum(data_s) / len(data_s):.2f} ms/batch of "
-          f"{1e3 * sum(step_s) / len(step_s):.0f} ms/step -> share {100 * sum(data_s) / sum(step_s):.2f} %")
-    print(f"  epoch ({produced} batches, data only): {1e3 * epoch_per_batch:.2f} ms/batch vs compute "
-          f"{1e3 * compute:.0f} ms -> share {100 * epoch_per_batch / (epoch_per_batch + compute):.2f} %")
-    print(f"  first batch of an epoch (shuffle + augmentation draws for all {len(train)} images): "
-          f"{1e3 * first_batch_s:.1f} ms")
+    print(
+        f"{args.model} train step on CPU ({torch.get_num_threads()} threads), {train.identity} train, "
+        f"batch {args.batch_size}, {layout}, torch {torch.__version__}"
+    )
+    print(
+        f"  in-loop ({args.steps} steps): data {1e3 * sum(data_s) / len(data_s):.2f} ms/batch of "
+        f"{1e3 * sum(step_s) / len(step_s):.0f} ms/step -> share {100 * sum(data_s) / sum(step_s):.2f} %"
+    )
+    print(
+        f"  epoch ({produced} batches, data only): {1e3 * epoch_per_batch:.2f} ms/batch vs compute "
+        f"{1e3 * compute:.0f} ms -> share {100 * epoch_per_batch / (epoch_per_batch + compute):.2f} %"
+    )
+    print(
+        f"  first batch of an epoch (shuffle + augmentation draws for all {len(train)} images): "
+        f"{1e3 * first_batch_s:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,13 @@ def main() -> None:
 
     plain = evaluate_model(args.model, checkpoint=args.checkpoint, data_dir=args.data_dir)
     metadata = read_metadata(args.checkpoint)
-    metrics = {"top1": round(plain.top1, 2), "loss": round(plain.loss, 4), "dataset": plain.identity,
-               "device": args.trained_on, "epochs": args.epochs or int(metadata["zoo.epoch"])}
+    metrics = {
+        "top1": round(plain.top1, 2),
+        "loss": round(plain.loss, 4),
+        "dataset": plain.identity,
+        "device": args.trained_on,
+        "epochs": args.epochs or int(metadata["zoo.epoch"]),
+    }
     if plain.exact_top1 is not None:
         metrics["exact_top1"] = round(plain.exact_top1, 2)
     if model_info(args.model).dataset == "cifar10":

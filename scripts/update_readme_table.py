@@ -23,13 +23,19 @@ START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
 
 def _speeds() -> tuple[dict[str, dict[str, str]], str]:
     """Per model {mode: img/s} from the most recent CPU bench CSV, and that file's name."""
-    files = sorted(RESULTS.glob("bench-cpu*.csv"), key=lambda p: p.stat().st_mtime) if RESULTS.is_dir() else []
+    files = (
+        sorted(RESULTS.glob("bench-cpu*.csv"), key=lambda p: p.stat().st_mtime) if RESULTS.is_dir() else []
+    )
     if not files:
         return {}, ""
     speeds: dict[str, dict[str, str]] = {}
     with files[-1].open(newline="") as f:
         for row in csv.DictReader(f):
-            if row.get("channels_last", "False") in ("False", "0", "") and row.get("amp", "none") in ("none", "False", ""):
+            if row.get("channels_last", "False") in ("False", "0", "") and row.get("amp", "none") in (
+                "none",
+                "False",
+                "",
+            ):
                 speeds.setdefault(row["model"], {})[row["mode"]] = f"{float(row['img_per_s']):,.0f}"
     return speeds, files[-1].name
 
@@ -73,7 +79,9 @@ def main() -> None:
     new = updated(text)
     if args.check:
         if new != text:
-            print("README.md model table is stale: run python scripts/update_readme_table.py", file=sys.stderr)
+            print(
+                "README.md model table is stale: run python scripts/update_readme_table.py", file=sys.stderr
+            )
             sys.exit(1)
         return
     README.write_text(new)

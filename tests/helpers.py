@@ -31,3 +31,14 @@ def error_lines(stderr: str) -> list[str]:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def export_to_weights_dir(model, weights_dir: Path, repo_name: str, tag: str) -> Path:
+    """Publish `model` (a lenet5) the way an offline mirror holds it: ZOO_WEIGHTS_DIR/<repo_name>/."""
+    from zoo import hub
+    from zoo.checkpoint import save_model
+
+    checkpoint = save_model(model, weights_dir.parent / f"{repo_name}-run", name="lenet5")
+    folder = weights_dir / repo_name
+    hub.export("lenet5", checkpoint, folder, f"zoo-test/{repo_name}", tag=tag, metrics={"top1": 50.0})
+    return folder

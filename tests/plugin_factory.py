@@ -22,7 +22,7 @@ def spec(name, **changes):
 
 
 def make_plugin(root: Path, dist: str, entry: str, module: str, body: str, version: str = "1.0") -> Path:
-    """Write `module`.py with `body` and an installed distribution `dist` whose entry point `entry` loads it."""
+    """Write `module`.py with `body`, and a distribution `dist` whose entry point `entry` loads it."""
     root.mkdir(parents=True, exist_ok=True)
     (root / f"{module}.py").write_text(textwrap.dedent(GOOD_SPEC) + textwrap.dedent(body))
     info = root / f"{dist.replace('-', '_')}-{version}.dist-info"

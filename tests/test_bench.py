@@ -74,8 +74,9 @@ def test_time_steps_runs_warmup_calibration_and_repeats():
 
 
 def test_csv_with_other_columns_is_not_appended_to(tmp_path):
-    result = benchmark("lenet5", device="cpu", batch_size=2, repeats=1, warmup=0, min_time=0.001,
-                       modes=("latency",))
+    result = benchmark(
+        "lenet5", device="cpu", batch_size=2, repeats=1, warmup=0, min_time=0.001, modes=("latency",)
+    )
     foreign = tmp_path / result.csv_name
     foreign.write_text("model,img_per_s\nx,1\n")
     with pytest.raises(BenchError, match="move it aside"):

@@ -14,7 +14,7 @@ CROP_FLIP = Augment(crop_padding=4, flip=True)
 
 
 def pattern_dataset(n: int = 4096) -> ArrayDataset:
-    """Pixel values say where they come from: channel 0 = row + 1, channel 1 = column + 1, channel 2 = a tag."""
+    """Pixel values say where they come from: channel 0 = row + 1, channel 1 = column + 1, 2 = a tag."""
     rows = torch.arange(1, 33).view(1, 32, 1).expand(n, 32, 32)
     cols = torch.arange(1, 33).view(1, 1, 32).expand(n, 32, 32)
     tags = (torch.arange(n) % 200 + 1).view(n, 1, 1).expand(n, 32, 32)

@@ -71,8 +71,21 @@ def _assert_top1(reported: float, correct: torch.Tensor, near_tie: torch.Tensor)
 
 def test_cli_eval_json_matches_independent_computation(cli, lenet, cifar_test, shared_data):
     model, path = lenet
-    code, out, err = cli("eval", "lenet5", "--checkpoint", str(path), "--data-dir", str(shared_data),
-                         "--limit", str(LIMIT), "--batch-size", "250", "--device", "cpu", "--json")
+    code, out, err = cli(
+        "eval",
+        "lenet5",
+        "--checkpoint",
+        str(path),
+        "--data-dir",
+        str(shared_data),
+        "--limit",
+        str(LIMIT),
+        "--batch-size",
+        "250",
+        "--device",
+        "cpu",
+        "--json",
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["identity"] == "cifar10-jpeg" and result["num_images"] == LIMIT
@@ -121,8 +134,22 @@ def test_flip_tta_averages_logits_of_image_and_mirror(lenet, cifar_test, shared_
 def test_confusion_png_is_written(cli, lenet, shared_data, tmp_path):
     _, path = lenet
     png = tmp_path / "plots" / "confusion.png"
-    code, out, err = cli("eval", "lenet5", "-c", str(path), "--data-dir", str(shared_data),
-                         "--limit", "200", "--tta", "flip", "--device", "cpu", "--confusion", str(png))
+    code, out, err = cli(
+        "eval",
+        "lenet5",
+        "-c",
+        str(path),
+        "--data-dir",
+        str(shared_data),
+        "--limit",
+        "200",
+        "--tta",
+        "flip",
+        "--device",
+        "cpu",
+        "--confusion",
+        str(png),
+    )
     assert code == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "lenet5 on cifar10-jpeg (200 images): top-1" in out and "truck" in out
@@ -162,8 +189,19 @@ def test_mnist_model_evaluates_on_mnist(cli, shared_data, tmp_path):
         pytest.skip("mlp5 is not registered in this checkout")
     torch.manual_seed(0)
     path = save_model(zoo.create("mlp5"), tmp_path / "mlp5", name="mlp5")
-    code, out, err = cli("eval", "mlp5", "-c", str(path), "--data-dir", str(shared_data),
-                         "--limit", "300", "--device", "cpu", "--json")
+    code, out, err = cli(
+        "eval",
+        "mlp5",
+        "-c",
+        str(path),
+        "--data-dir",
+        str(shared_data),
+        "--limit",
+        "300",
+        "--device",
+        "cpu",
+        "--json",
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["identity"] == "mnist" and result["num_images"] == 300

@@ -24,7 +24,9 @@ def _listed() -> set[str]:
 
 @pytest.mark.slow
 def test_example_plugin_appears_and_disappears(tmp_path):
-    installed = _run("-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q", str(EXAMPLE))
+    installed = _run(
+        "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q", str(EXAMPLE)
+    )
     assert installed.returncode == 0, installed.stderr
     try:
         assert "preact_resnet18" in _listed()
@@ -33,8 +35,8 @@ def test_example_plugin_appears_and_disappears(tmp_path):
             "import torch, zoo; from zoo._measure import count_params;"
             "m = zoo.create('preact_resnet18', num_classes=4).eval();"
             "s = zoo.model_info('preact_resnet18');"
-            "print(tuple(m(torch.zeros(2, 3, 32, 32)).shape), count_params(zoo.create('preact_resnet18')) == s.params,"
-            " s.plugin)",
+            "print(tuple(m(torch.zeros(2, 3, 32, 32)).shape),"
+            " count_params(zoo.create('preact_resnet18')) == s.params, s.plugin)",
         )
         assert check.returncode == 0, check.stderr
         assert check.stdout.split() == ["(2,", "4)", "True", "preact"]

@@ -11,6 +11,7 @@ import types
 from pathlib import Path
 
 import pytest
+from helpers import export_to_weights_dir
 from hub_server import set_offline
 
 torch = pytest.importorskip("torch")
@@ -150,37 +151,9 @@ def test_a_server_serving_other_bytes_is_refused(published, hub_server, hub_env)
         zoo.create("lenet5", pretrained=True)
 
 
-def _publish_to_weights_dir(root: Path, model: torch.nn.Module) -> None:
-    """A manifest entry whose only copy is in ZOO_WEIGHTS_DIR (as on an offline mirror)."""
-    from huggingface_hub import save_torch_state_dict
-
-    folder = root / "lenet5-mirror"
-    folder.mkdir(parents=True)
-    save_torch_state_dict(model.state_dict(), folder)
-    data = (folder / "model.safetensors").read_bytes()
-    write_entry(
-        "lenet5",
-        "mirror",
-        {
-            "repo_id": "zoo-test/lenet5-mirror",
-            "revision": "a" * 40,
-            "dtype": "float32",
-            "dataset": "cifar10",
-            "files": [
-                {"name": "model.safetensors", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-            ],
-            "num_classes": 10,
-            "params": 62_006,
-            "metrics": {"top1": 50.0},
-            "date": "2025-01-01",
-            "zoo_version": "0.1.0",
-        },
-    )
-
-
 def test_weights_dir_works_without_any_server(zoo_manifest, tmp_path, monkeypatch, batch):
     model = _lenet(seed=3)
-    _publish_to_weights_dir(tmp_path / "weights", model)
+    export_to_weights_dir(model, tmp_path / "weights", "lenet5-mirror", tag="mirror")
     monkeypatch.setenv("ZOO_WEIGHTS_DIR", str(tmp_path / "weights"))
     # hub_env aims HF_ENDPOINT at a closed port: any network use would fail.
     assert torch.equal(_outputs(zoo.create("lenet5", pretrained="mirror"), batch), _outputs(model, batch))

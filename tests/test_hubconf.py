@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
+from helpers import export_to_weights_dir
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("huggingface_hub")
 
 import zoo  # noqa: E402
-from zoo._manifest import write_entry  # noqa: E402
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 
@@ -40,32 +39,9 @@ def test_unknown_entry_point_is_refused():
 
 
 def test_load_with_weights_from_zoo_weights_dir(zoo_manifest, tmp_path, monkeypatch):
-    from huggingface_hub import save_torch_state_dict
-
     torch.manual_seed(7)
     source = zoo.create("lenet5").eval()
-    folder = tmp_path / "weights" / "lenet5-hubconf"
-    folder.mkdir(parents=True)
-    save_torch_state_dict(source.state_dict(), folder)
-    data = (folder / "model.safetensors").read_bytes()
-    write_entry(
-        "lenet5",
-        "hubconf",
-        {
-            "repo_id": "zoo-test/lenet5-hubconf",
-            "revision": "b" * 40,
-            "dtype": "float32",
-            "dataset": "cifar10",
-            "files": [
-                {"name": "model.safetensors", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-            ],
-            "num_classes": 10,
-            "params": 62_006,
-            "metrics": {"top1": 50.0},
-            "date": "2025-01-01",
-            "zoo_version": "0.1.0",
-        },
-    )
+    export_to_weights_dir(source, tmp_path / "weights", "lenet5-hubconf", tag="hubconf")
     monkeypatch.setenv("ZOO_WEIGHTS_DIR", str(tmp_path / "weights"))
     model = torch.hub.load(str(REPO_DIR), "lenet5", source="local", pretrained=True).eval()
     x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))

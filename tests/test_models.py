@@ -77,8 +77,14 @@ def test_spec_metadata_is_complete():
         assert spec.plugin.startswith("zoo.plugins."), spec.name
 
 
-ACT_TYPES = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "mish": torch.nn.Mish, "elu": torch.nn.ELU,
-             "leaky_relu": torch.nn.LeakyReLU, "rrelu": torch.nn.RReLU}
+ACT_TYPES = {
+    "relu": torch.nn.ReLU,
+    "gelu": torch.nn.GELU,
+    "mish": torch.nn.Mish,
+    "elu": torch.nn.ELU,
+    "leaky_relu": torch.nn.LeakyReLU,
+    "rrelu": torch.nn.RReLU,
+}
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet9", "res9", "simp_res9"])

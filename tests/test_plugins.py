@@ -10,9 +10,9 @@ import sys
 import uuid
 
 import pytest
+from plugin_factory import make_plugin
 
 import zoo
-from plugin_factory import make_plugin
 
 
 def _install(tmp_path, monkeypatch, body, entry="toy", dist="zoo-toy"):
@@ -53,13 +53,17 @@ def test_third_party_plugin_registers_models(tmp_path, monkeypatch, fresh_regist
     [
         ("raise ImportError('needs a missing package')\n", "needs a missing package"),
         ("@zoo.hookimpl\ndef zoo_register_models(register):\n    raise RuntimeError('boom')\n", "boom"),
-        ("@zoo.hookimpl\ndef zoo_register_models(register):\n    register(spec('toynet', params=-5))\n",
-         "'params' = -5"),
+        (
+            "@zoo.hookimpl\ndef zoo_register_models(register):\n    register(spec('toynet', params=-5))\n",
+            "'params' = -5",
+        ),
         ("@zoo.hookimpl\ndef zoo_register_models(register):\n    register('not a spec')\n", "ModelSpec"),
     ],
     ids=["import-error", "hook-raises", "bad-spec", "not-a-spec"],
 )
-def test_broken_plugin_is_skipped_with_one_warning(tmp_path, monkeypatch, fresh_registry, caplog, body, error_text):
+def test_broken_plugin_is_skipped_with_one_warning(
+    tmp_path, monkeypatch, fresh_registry, caplog, body, error_text
+):
     _install(tmp_path, monkeypatch, body, entry="broken", dist="zoo-broken")
     with caplog.at_level(logging.WARNING, logger="zoo"):
         names = zoo.list_models()
@@ -99,7 +103,9 @@ def test_disabled_plugins_are_not_loaded(tmp_path, monkeypatch, fresh_registry, 
     assert {r.name for r in zoo.list_plugins() if r.disabled} == {"broken", "zoo.plugins.resnet"}
 
 
-def test_second_registration_of_a_name_is_refused_naming_both_plugins(tmp_path, monkeypatch, fresh_registry, caplog):
+def test_second_registration_of_a_name_is_refused_naming_both_plugins(
+    tmp_path, monkeypatch, fresh_registry, caplog
+):
     body = """
 @zoo.hookimpl
 def zoo_register_models(register):
@@ -128,7 +134,9 @@ def test_import_zoo_is_lazy():
 def test_broken_installed_plugin_leaves_cli_working(tmp_path):
     make_plugin(tmp_path, "zoo-broken", "broken", "broken_mod", "raise ImportError('no such dependency')\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "zoo", "list", "--json"], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo", "list", "--json"], capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0
     assert {"lenet5", "resnet18"} <= {m["name"] for m in json.loads(done.stdout)}
     lines = done.stderr.strip().splitlines()

@@ -25,6 +25,7 @@ def test_ci_runs_the_readme_test_command():
 def test_readme_model_table_is_current():
     done = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "update_readme_table.py"), "--check"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr

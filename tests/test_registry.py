@@ -54,14 +54,21 @@ def test_create_overrides_and_errors():
 
 @pytest.mark.parametrize(
     "changes, field",
-    [({"name": "Bad-Name"}, "name"), ({"params": 1.5}, "params"), ({"dataset": "imagenet"}, "dataset"),
-     ({"input_size": (3, 32)}, "input_size"), ({"builder": None}, "builder"),
-     ({"kwargs": {"num_classes": 3}}, "kwargs")],
+    [
+        ({"name": "Bad-Name"}, "name"),
+        ({"params": 1.5}, "params"),
+        ({"dataset": "imagenet"}, "dataset"),
+        ({"input_size": (3, 32)}, "input_size"),
+        ({"builder": None}, "builder"),
+        ({"kwargs": {"num_classes": 3}}, "kwargs"),
+    ],
 )
 def test_spec_validation_names_the_field(changes, field):
     from zoo.models.lenet import lenet5
 
-    fields = dict(name="ok", family="f", builder=lenet5, params=1, macs=1, paper=zoo.Paper("t", "https://x"), seed="s")
+    fields = dict(
+        name="ok", family="f", builder=lenet5, params=1, macs=1, paper=zoo.Paper("t", "https://x"), seed="s"
+    )
     fields.update(changes)
     with pytest.raises(zoo.SpecError, match=f"field '{field}'"):
         zoo.ModelSpec(**fields)
@@ -69,8 +76,13 @@ def test_spec_validation_names_the_field(changes, field):
 
 @pytest.mark.parametrize(
     "typo, expected",
-    [("resnet19", ["resnet18", "resnet9"]), ("rsenet18", ["resnet18"]), ("mlp5bn", ["mlp5_bn"]),
-     ("densenet", ["densenet100_bc", "densenet121"]), ("xyz", [])],
+    [
+        ("resnet19", ["resnet18", "resnet9"]),
+        ("rsenet18", ["resnet18"]),
+        ("mlp5bn", ["mlp5_bn"]),
+        ("densenet", ["densenet100_bc", "densenet121"]),
+        ("xyz", []),
+    ],
 )
 def test_suggestions_rank_by_edits_then_prefix(typo, expected):
     from zoo._registry import suggest

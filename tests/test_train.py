@@ -187,7 +187,9 @@ def test_bad_option_values_exit_2_with_one_line(flag, value, named, tmp_path, cl
 
 
 def test_momentum_for_an_optimizer_without_one_is_refused(tmp_path, cli):
-    code, _, err = cli(*["train", "lenet5", "--optimizer", "adagrad", "--momentum", "0.9", "--out", tmp_path / "x"])
+    code, _, err = cli(
+        *["train", "lenet5", "--optimizer", "adagrad", "--momentum", "0.9", "--out", tmp_path / "x"]
+    )
     assert code == 2 and "momentum" in error_lines(err)[0]
 
 

@@ -7,10 +7,8 @@ import os
 import subprocess
 import sys
 
-from safetensors.torch import load_file
 from helpers import read_jsonl
-
-
+from safetensors.torch import load_file
 
 
 def test_torchrun_two_processes_train_and_only_rank0_writes(tiny_cifar, tmp_path):

@@ -13,11 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 from helpers import error_lines
-
-
-
+from safetensors.torch import load_file
 
 # Small enough for 2 shared cores, with several steps per epoch: 8 steps of 16 images.
 RUN = dict(epochs=3, limit_train=128, batch_size=16, optimizer="adam", lr=1e-3, cutout=4)
@@ -109,9 +106,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_cifar, tmp_path):
             assert torch.equal(got[key], want[key]), f"{name}: {key} differs after resume"
 
 
-def test_non_finite_loss_names_the_step_and_keeps_the_last_checkpoint(
-    tiny_cifar, tmp_path, cli, monkeypatch
-):
+def test_non_finite_loss_names_the_step_and_keeps_the_last_checkpoint(tiny_cifar, tmp_path, cli, monkeypatch):
     import zoo
     from zoo.checkpoint import load_model
 
@@ -134,7 +129,8 @@ def test_non_finite_loss_names_the_step_and_keeps_the_last_checkpoint(
 
     monkeypatch.setattr(zoo, "create", create)
     out = tmp_path / "nan"
-    code, _, err = cli(*[
+    code, _, err = cli(
+        *[
             "train",
             "lenet5",
             "--epochs",
@@ -147,7 +143,8 @@ def test_non_finite_loss_names_the_step_and_keeps_the_last_checkpoint(
             tiny_cifar,
             "--out",
             out,
-        ])
+        ]
+    )
     assert code == 1
     [line] = error_lines(err)
     assert f"epoch 2, batch 3 of {STEPS_PER_EPOCH} (global step {STEPS_PER_EPOCH + 3})" in line

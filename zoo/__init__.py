@@ -16,12 +16,12 @@ try:
 except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from ._errors import ZooError  # noqa: E402
 from ._builder import BadModelOptionError, NoPretrainedWeightsError, create  # noqa: E402
+from ._errors import ZooError  # noqa: E402
 from ._manifest import ManifestError, weight_tags  # noqa: E402
 from ._plugin_manager import PluginError, PluginRecord  # noqa: E402
 from ._registry import DuplicateModelError, UnknownModelError, registry  # noqa: E402
-from ._spec import Paper, ModelSpec, SpecError  # noqa: E402
+from ._spec import ModelSpec, Paper, SpecError  # noqa: E402
 from .hookspecs import hookimpl  # noqa: E402
 
 __all__ = [

@@ -103,7 +103,10 @@ def report_failure(record: PluginRecord, error: BaseException) -> None:
             "unset it to skip the plugin)"
         ) from error
     _logger.warning(
-        "%s failed and was skipped: %s (set ZOO_DISABLE_PLUGINS=%s to silence)", who, record.error, record.name
+        "%s failed and was skipped: %s (set ZOO_DISABLE_PLUGINS=%s to silence)",
+        who,
+        record.error,
+        record.name,
     )
 
 

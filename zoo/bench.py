@@ -31,8 +31,21 @@ from torch import nn
 MODES = ("latency", "eval", "train")
 DEFAULT_BATCH = {"latency": 1, "eval": 256, "train": 128}
 CSV_COLUMNS = (
-    "model", "params", "macs", "batch", "mode", "img_per_s", "spread", "latency_ms",
-    "channels_last", "amp", "compile", "device", "torch", "zoo", "date",
+    "model",
+    "params",
+    "macs",
+    "batch",
+    "mode",
+    "img_per_s",
+    "spread",
+    "latency_ms",
+    "channels_last",
+    "amp",
+    "compile",
+    "device",
+    "torch",
+    "zoo",
+    "date",
 )
 
 
@@ -73,8 +86,14 @@ class BenchResult:
         """One CSV row (`CSV_COLUMNS`) per measured mode."""
         common = {k: getattr(self, k) for k in CSV_COLUMNS if hasattr(self, k)}
         return [
-            {**common, "batch": m.batch, "mode": m.mode, "img_per_s": round(m.img_per_s, 2),
-             "spread": round(m.spread, 2), "latency_ms": round(m.latency_ms, 4)}
+            {
+                **common,
+                "batch": m.batch,
+                "mode": m.mode,
+                "img_per_s": round(m.img_per_s, 2),
+                "spread": round(m.spread, 2),
+                "latency_ms": round(m.latency_ms, 4),
+            }
             for m in self.measurements
         ]
 
@@ -155,8 +174,14 @@ def time_steps(
 def _measure(mode: str, batch: int, step_seconds: list[float], steps: int) -> Measurement:
     rates = [batch / s for s in step_seconds]
     median = statistics.median(rates)
-    return Measurement(mode, batch, median, 100.0 * (max(rates) - min(rates)) / median,
-                       1000.0 * statistics.median(step_seconds), steps)
+    return Measurement(
+        mode,
+        batch,
+        median,
+        100.0 * (max(rates) - min(rates)) / median,
+        1000.0 * statistics.median(step_seconds),
+        steps,
+    )
 
 
 def _resolve(name_or_model: str | nn.Module, input_size: Sequence[int] | None):
@@ -235,9 +260,17 @@ def benchmark(
         measurements.append(_measure(mode, batch, seconds, steps))
     model.eval()
     return BenchResult(
-        model=name, params=params, macs=macs, device=device_description(device),
-        channels_last=channels_last, amp=amp, compile=compile, torch=torch.__version__, zoo=__version__,
-        date=datetime.now(timezone.utc).isoformat(timespec="seconds"), measurements=tuple(measurements),
+        model=name,
+        params=params,
+        macs=macs,
+        device=device_description(device),
+        channels_last=channels_last,
+        amp=amp,
+        compile=compile,
+        torch=torch.__version__,
+        zoo=__version__,
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        measurements=tuple(measurements),
         csv_name=csv_name(device),
     )
 

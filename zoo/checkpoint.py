@@ -52,7 +52,9 @@ def save_model(
         "zoo.num_classes": str(num_classes),
         "zoo.options": json.dumps(options or {}, sort_keys=True),
     }
-    metadata.update({f"zoo.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in (extra or {}).items()})
+    metadata.update(
+        {f"zoo.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in (extra or {}).items()}
+    )
     # clone() gives shared or non-contiguous tensors their own storage, which safetensors requires.
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     _atomic_save(state, path, metadata)

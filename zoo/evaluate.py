@@ -76,8 +76,13 @@ def _progress_bar(enabled: bool, total: int):
 
     console = Console(stderr=True)
     progress = Progress(
-        TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=True, disable=not (enabled and console.is_terminal),
+        TextColumn("evaluating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not (enabled and console.is_terminal),
     )
     return progress, progress.add_task("eval", total=total)
 
@@ -252,8 +257,15 @@ def save_confusion_png(result: EvalResult, path: str | Path) -> Path:
         for i in range(n):
             for j in range(n):
                 value = matrix[i, j].item()
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
-                        color="white" if value > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if value > threshold else "black",
+                )
         fig.tight_layout()
         fig.savefig(path, format="png")
     finally:

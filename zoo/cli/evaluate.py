@@ -69,8 +69,15 @@ def eval_command(
         )
     try:
         result = evaluate_model(
-            model, checkpoint=checkpoint, pretrained=pretrained, data_dir=data_dir, limit=limit,
-            batch_size=batch_size, tta=tta, device=_device(device), progress=not as_json,
+            model,
+            checkpoint=checkpoint,
+            pretrained=pretrained,
+            data_dir=data_dir,
+            limit=limit,
+            batch_size=batch_size,
+            tta=tta,
+            device=_device(device),
+            progress=not as_json,
         )
     except (CheckpointError, DatasetError, EvalError) as error:
         raise CliUsageError(str(error)) from None
@@ -141,8 +148,15 @@ def bench_command(
     for name in names:
         with console.status(f"benchmarking {name} on {target} ({len(results) + 1}/{len(names)})"):
             result = benchmark(
-                name, device=target, batch_size=batch_size, repeats=repeats, warmup=warmup,
-                min_time=min_time, channels_last=channels_last, amp=amp, compile=compile_model,
+                name,
+                device=target,
+                batch_size=batch_size,
+                repeats=repeats,
+                warmup=warmup,
+                min_time=min_time,
+                channels_last=channels_last,
+                amp=amp,
+                compile=compile_model,
             )
         csv_path = append_csv(result, out_dir)  # after each model: an interrupted run keeps what it measured
         results.append(result)
@@ -153,11 +167,18 @@ def bench_command(
 
 def _print_bench(results: list[BenchResult]) -> None:
     first = results[0]
-    options = [o for o, on in (("channels-last", first.channels_last), ("amp", first.amp),
-                               ("compile", first.compile)) if on]
+    options = [
+        o
+        for o, on in (("channels-last", first.channels_last), ("amp", first.amp), ("compile", first.compile))
+        if on
+    ]
     title = ", ".join([first.device, f"torch {first.torch}", *options])
-    table = Table(title=title, title_justify="left", caption="median of repeats ± (max - min) / median",
-                  caption_justify="left")
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption="median of repeats ± (max - min) / median",
+        caption_justify="left",
+    )
     table.add_column("model")
     table.add_column("params", justify="right")
     table.add_column("MACs", justify="right")
@@ -169,6 +190,10 @@ def _print_bench(results: list[BenchResult]) -> None:
             f"{m.latency_ms:.2f}" if m.mode == "latency" else f"{m.img_per_s:,.0f}" for m in r.measurements
         ]
         spreads = [f" ±{m.spread:.0f}%" for m in r.measurements]
-        table.add_row(r.model, f"{r.params / 1e6:.2f}M", f"{r.macs / 1e6:.1f}M",
-                      *[c + s for c, s in zip(cells, spreads)])
+        table.add_row(
+            r.model,
+            f"{r.params / 1e6:.2f}M",
+            f"{r.macs / 1e6:.1f}M",
+            *[c + s for c, s in zip(cells, spreads)],
+        )
     Console().print(table)

@@ -25,8 +25,10 @@ def push_command(
         None, "--repo-id", help="Hub repo to publish to, ORG/NAME (created if needed)."
     ),
     export_to: Path = typer.Option(
-        None, "--export", help="Write the files into this new folder instead of uploading (no network); "
-        "the manifest entry records no revision until --from-folder uploads them."
+        None,
+        "--export",
+        help="Write the files into this new folder instead of uploading (no network); "
+        "the manifest entry records no revision until --from-folder uploads them.",
     ),
     from_folder: Path = typer.Option(
         None, "--from-folder", help="Upload a folder written by --export as it is, and pin its commit."
@@ -54,25 +56,46 @@ def push_command(
     if export_to is not None and checkpoint is None:
         raise CliUsageError("--export writes a checkpoint's files: give --checkpoint too")
     if repo_id is None and from_folder is None:
-        raise CliUsageError("--repo-id ORG/NAME is required (with --from-folder it defaults to the manifest's)")
+        raise CliUsageError(
+            "--repo-id ORG/NAME is required (with --from-folder it defaults to the manifest's)"
+        )
     if repo_id is not None and "/" not in repo_id:
         raise CliUsageError(f"--repo-id {repo_id!r} must be ORG/NAME")
     shard = int(max_shard_size) if max_shard_size.isdigit() else max_shard_size
     try:
         if from_folder is not None:
             result = push_folder(
-                model, from_folder, repo_id=repo_id, private=private, token=token,
-                commit_message=message, update_manifest=not no_manifest,
+                model,
+                from_folder,
+                repo_id=repo_id,
+                private=private,
+                token=token,
+                commit_message=message,
+                update_manifest=not no_manifest,
             )
         elif export_to is not None:
             result = export(
-                model, checkpoint, export_to, repo_id, tag=tag, metrics=metrics,
-                max_shard_size=shard, update_manifest=not no_manifest,
+                model,
+                checkpoint,
+                export_to,
+                repo_id,
+                tag=tag,
+                metrics=metrics,
+                max_shard_size=shard,
+                update_manifest=not no_manifest,
             )
         else:
             result = push(
-                model, checkpoint, repo_id, tag=tag, private=private, token=token, metrics=metrics,
-                max_shard_size=shard, commit_message=message, update_manifest=not no_manifest,
+                model,
+                checkpoint,
+                repo_id,
+                tag=tag,
+                private=private,
+                token=token,
+                metrics=metrics,
+                max_shard_size=shard,
+                commit_message=message,
+                update_manifest=not no_manifest,
             )
     except HubError as error:
         raise _fail_on_hub_error(error) from None
@@ -93,7 +116,9 @@ def push_command(
         )
         return
     if result.revision is None:
-        typer.echo(f"exported {result.model}.{result.tag} for {result.repo_id} into {export_to} (not uploaded)")
+        typer.echo(
+            f"exported {result.model}.{result.tag} for {result.repo_id} into {export_to} (not uploaded)"
+        )
     else:
         typer.echo(f"pushed {result.model}.{result.tag} to {result.repo_id}")
         typer.echo(f"commit {result.revision}  {result.commit_url}")

@@ -30,9 +30,7 @@ def list_command(
 ) -> None:
     """List registered models."""
     if family is not None and family not in registry().families():
-        raise CliUsageError(
-            f"unknown family {family!r}; families: {', '.join(registry().families())}"
-        )
+        raise CliUsageError(f"unknown family {family!r}; families: {', '.join(registry().families())}")
     names = list_models(pattern, family=family, pretrained=True if pretrained else None)
     specs = [model_info(n) for n in names]
     if as_json:
@@ -43,12 +41,26 @@ def list_command(
         typer.echo(f"no model matches {pattern!r}" + (f" in family {family!r}" if family else ""), err=True)
         raise typer.Exit(1)
     table = Table(title=f"{len(specs)} models", title_justify="left")
-    for column, justify in [("name", "left"), ("family", "left"), ("params", "right"), ("MACs", "right"),
-                            ("input", "left"), ("dataset", "left"), ("weights", "left")]:
+    for column, justify in [
+        ("name", "left"),
+        ("family", "left"),
+        ("params", "right"),
+        ("MACs", "right"),
+        ("input", "left"),
+        ("dataset", "left"),
+        ("weights", "left"),
+    ]:
         table.add_column(column, justify=justify)
     for s in specs:
-        table.add_row(s.name, s.family, _millions(s.params), _millions(s.macs), _input(s.input_size),
-                      s.dataset, ", ".join(weight_tags(s.name)) or "-")
+        table.add_row(
+            s.name,
+            s.family,
+            _millions(s.params),
+            _millions(s.macs),
+            _input(s.input_size),
+            s.dataset,
+            ", ".join(weight_tags(s.name)) or "-",
+        )
     Console().print(table)
 
 
@@ -66,10 +78,16 @@ def info_command(
     table = Table(show_header=False, title=spec.name, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    shown = {**data, "params": f"{spec.params:,}", "macs": f"{spec.macs:,}",
-             "input_size": _input(spec.input_size), "paper": str(spec.paper),
-             "kwargs": ", ".join(f"{k}={v!r}" for k, v in spec.kwargs.items()) or "-",
-             "tags": ", ".join(spec.tags) or "-", "weights": ", ".join(data["weights"]) or "-"}
+    shown = {
+        **data,
+        "params": f"{spec.params:,}",
+        "macs": f"{spec.macs:,}",
+        "input_size": _input(spec.input_size),
+        "paper": str(spec.paper),
+        "kwargs": ", ".join(f"{k}={v!r}" for k, v in spec.kwargs.items()) or "-",
+        "tags": ", ".join(spec.tags) or "-",
+        "weights": ", ".join(data["weights"]) or "-",
+    }
     for key, value in shown.items():
         if value != "":
             table.add_row(key, str(value))

@@ -150,7 +150,7 @@ def _read_exact_mask(path: Path, names: tuple[str, ...], sizes: list[int]) -> to
 
 
 def find_batches_dir(data_dir: Path) -> Path | None:
-    """``<data_dir>/cifar-10-batches-py``, or the offline copy's ``<data_dir>/cifar10-jpeg/cifar-10-batches-py``."""
+    """``<data_dir>/cifar-10-batches-py``, or the offline layout's ``cifar10-jpeg/cifar-10-batches-py``."""
     for candidate in (data_dir / BATCHES_DIR, data_dir / "cifar10-jpeg" / BATCHES_DIR):
         if candidate.is_dir():
             return candidate

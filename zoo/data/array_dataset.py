@@ -63,7 +63,10 @@ class ArrayDataset:
 
     def __repr__(self) -> str:
         shape = "x".join(str(s) for s in self.images.shape[1:])
-        return f"ArrayDataset(identity={self.identity!r}, n={len(self)}, image={shape}, classes={len(self.classes)})"
+        return (
+            f"ArrayDataset(identity={self.identity!r}, n={len(self)}, image={shape}, "
+            f"classes={len(self.classes)})"
+        )
 
     @property
     def num_classes(self) -> int:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import os
 
-from .._errors import ZooError
-
 from .._builder import NoPretrainedWeightsError
+from .._errors import ZooError
 
 OFFLINE_HINT = (
     "set HF_HUB_OFFLINE=1 to use the local cache, or ZOO_WEIGHTS_DIR=<dir> holding <repo-name>/<files>"

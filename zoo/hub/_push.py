@@ -209,14 +209,22 @@ def _prepare(model: str, checkpoint: str | Path, repo_id: str, tag: str | None, 
 
 def _write_release(release: _Release, folder: Path, max_shard_size) -> list[str]:
     names = _write_repo_files(
-        folder, release.spec, release.model, release.options, release.entry, release.tag,
-        release.metadata, max_shard_size,
+        folder,
+        release.spec,
+        release.model,
+        release.options,
+        release.entry,
+        release.tag,
+        release.metadata,
+        max_shard_size,
     )
     validate_entry(release.spec.name, release.tag, release.entry)  # fails before anything leaves
     return names
 
 
-def _finish(release_model: str, tag: str, repo_id: str, revision: str | None, url: str, entry, update_manifest):
+def _finish(
+    release_model: str, tag: str, repo_id: str, revision: str | None, url: str, entry, update_manifest
+):
     entry["revision"] = revision
     path = write_entry(release_model, tag, entry) if update_manifest else None
     return PushResult(release_model, tag, repo_id, revision, url, entry, path)
@@ -256,7 +264,11 @@ def push(
         folder = Path(tmp)
         names = _write_release(release, folder, max_shard_size)
         revision, url = _upload(
-            folder, names, repo_id, private=private, token=token,
+            folder,
+            names,
+            repo_id,
+            private=private,
+            token=token,
             message=commit_message or f"zoo push {release.spec.name}.{release.tag}",
         )
     return _finish(release.spec.name, release.tag, repo_id, revision, url, release.entry, update_manifest)
@@ -320,7 +332,11 @@ def push_folder(
                 "export again rather than publish bytes nobody measured"
             )
     revision, url = _upload(
-        folder, [f["name"] for f in entry["files"]], repo_id, private=private, token=token,
+        folder,
+        [f["name"] for f in entry["files"]],
+        repo_id,
+        private=private,
+        token=token,
         message=commit_message or f"zoo push {base}.{tag}",
     )
     entry["repo_id"] = repo_id

@@ -21,14 +21,23 @@ from ._base import ClassifierModel
 Layout = tuple[int | tuple[int, ...], ...]
 
 MLP5: Layout = (128, 64, 32, 16)
-MLP22: Layout = (
-    (784, 1024, 1024, 2048, 512, 512, 256, 256)
-    + (128, 128, 128, 64, 64, 64, 32, 32, 32, 16, 16, 16, 12)
+MLP22: Layout = (784, 1024, 1024, 2048, 512, 512, 256, 256) + (
+    128,
+    128,
+    128,
+    64,
+    64,
+    64,
+    32,
+    32,
+    32,
+    16,
+    16,
+    16,
+    12,
 )
 MLP41: Layout = (
-    (784, 1024, 1024, 512, 512)
-    + (256, 512, 1024, 512, 256) * 5
-    + (64, 64, 64, 32, 32, 32, 16, 16, 12, 12)
+    (784, 1024, 1024, 512, 512) + (256, 512, 1024, 512, 256) * 5 + (64, 64, 64, 32, 32, 32, 16, 16, 12, 12)
 )
 # The seed gives mlp41_res only as "about 10,758,910 params": 2 leading blocks, 8 residual
 # modules of 5 blocks, 2 closing Linear layers (a block and the classifier). We keep mlp41's

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .resnet9 import NormLayer, ResNet9, ResidualBody, basic_residual, conv_norm_act
+from .resnet9 import NormLayer, ResidualBody, ResNet9, basic_residual, conv_norm_act
 
 RES9_WIDTHS = (64, 128, 192, 256)
 

@@ -14,7 +14,9 @@ def zoo_register_models(register):
             builder=preact_resnet18,
             params=11_172_170,
             macs=555_422_720,
-            paper=zoo.Paper("Identity Mappings in Deep Residual Networks", "https://arxiv.org/abs/1603.05027"),
+            paper=zoo.Paper(
+                "Identity Mappings in Deep Residual Networks", "https://arxiv.org/abs/1603.05027"
+            ),
             seed="not in the seeds: example third-party plugin",
             tags=("example",),
         )
