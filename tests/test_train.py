@@ -60,6 +60,9 @@ def test_cli_smoke_run_writes_checkpoint_metrics_and_plots(tiny_cifar, tmp_path)
     assert type(model).__name__ == "LeNet5"
     assert metadata["zoo.epoch"] == "2" and metadata["zoo.recipe"] == "seed200"
     assert metadata["zoo.dataset"].startswith("cifar10-custom-")
+    from zoo._device import cpu_model
+
+    assert metadata["zoo.device"].startswith(cpu_model())  # provenance for the model card
     state = json.loads((out / "checkpoint" / "training_state.json").read_text())
     assert state["epoch"] == 2 and state["global_step"] == 2 * 256 // 32
     assert (out / "checkpoint" / "training_state.safetensors").is_file()

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._device import cpu_model, device_description
+
 MODES = ("latency", "eval", "train")
 DEFAULT_BATCH = {"latency": 1, "eval": 256, "train": 128}
 CSV_COLUMNS = (
@@ -103,31 +105,12 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", text).strip("-")
 
 
-def _cpu_model() -> str:
-    try:  # Linux names the CPU here; platform.processor() is often empty or just the arch there
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown cpu"
-
-
-def device_description(device: torch.device) -> str:
-    """What ran the benchmark, for people: the GPU name or the CPU model and thread count."""
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} ({device})"
-    if device.type == "cpu":
-        return f"{_cpu_model()} ({torch.get_num_threads()} threads)"
-    return f"{device} on {platform.machine()}"
-
-
 def csv_name(device: torch.device) -> str:
     """Results file for this device and torch build, e.g. bench-cpu-intel-xeon-2threads-torch2.15.0.csv."""
     if device.type == "cuda":
         where = _slug(torch.cuda.get_device_name(device))
     elif device.type == "cpu":
-        where = f"cpu-{_slug(_cpu_model())}-{torch.get_num_threads()}threads"
+        where = f"cpu-{_slug(cpu_model())}-{torch.get_num_threads()}threads"
     else:
         where = f"{device.type}-{_slug(platform.machine())}"
     return f"bench-{where}-torch{_slug(torch.__version__)}.csv"

@@ -22,25 +22,12 @@ if TYPE_CHECKING:
 
 def _device(name: str) -> torch.device:
     """`--device` checked against what this machine has ("auto": the GPU if there is one)."""
-    import torch
+    from .._device import DeviceError, resolve_device
 
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise CliUsageError(
-            f"--device {name!r} is not a device name: use auto, cpu, cuda, cuda:N or mps"
-        ) from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (device.index or 0) >= count:
-            raise CliUsageError(f"--device {name}: this machine has {count} CUDA GPU(s); use --device cpu")
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise CliUsageError(f"--device {name}: MPS is not available here; use --device cpu")
-    elif device.type not in ("cpu", "cuda", "mps"):
-        raise CliUsageError(f"--device {name}: zoo runs on cpu, cuda or mps, not {device.type}")
-    return device
+        return resolve_device(name)
+    except DeviceError as error:
+        raise CliUsageError(f"--{error}") from None
 
 
 @app.command("eval")

@@ -13,7 +13,7 @@ import torch
 from torch import distributed as dist
 from torch import nn
 
-from .config import TrainConfigError
+from .._device import resolve_device
 
 
 @dataclass
@@ -104,24 +104,4 @@ def context_from_env() -> DistContext:
 
 def pick_device(name: str | None, ctx: DistContext) -> torch.device:
     """The requested device ("auto"/None: the GPU if any); under DDP each rank takes its local GPU."""
-    auto = name in (None, "auto")
-    try:
-        device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if auto else name)
-    except RuntimeError:
-        raise TrainConfigError(
-            f"device {name!r} is not a device name: use auto, cpu, cuda, cuda:N or mps"
-        ) from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        index = ctx.local_rank if ctx.enabled else (device.index or 0)
-        if index >= count:
-            raise TrainConfigError(
-                f"device {name!r}: this machine has {count} CUDA GPU(s) (wanted GPU {index}); "
-                f"use --device cpu"
-            )
-        device = torch.device("cuda", index)
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise TrainConfigError(f"device {name!r}: MPS is not available here; use --device cpu")
-    elif device.type not in ("cpu", "cuda", "mps"):
-        raise TrainConfigError(f"device {name!r}: zoo trains on cpu, cuda or mps, not {device.type}")
-    return device
+    return resolve_device(name, ctx.local_rank if ctx.enabled else None)

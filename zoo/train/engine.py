@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 import zoo
+from zoo._device import device_description
 from zoo.checkpoint import MODEL_FILE, read_metadata, save_model
 
 from .config import TrainConfig, TrainConfigError, resolve_config, resolve_resume
@@ -271,6 +272,8 @@ class _Run:
                 "dataset": self.data.identity,
                 "recipe": self.recipe.name,
                 "seed": self.config.seed,
+                "device": device_description(self.device)
+                + (f" x {self.ctx.world_size} processes" if self.ctx.enabled else ""),
                 **extra,
             },
         )
