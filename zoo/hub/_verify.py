@@ -1,8 +1,9 @@
 """Checking weights files against the manifest's sha256 and size, without re-hashing unchanged files.
 
 A file that hashed right is recorded as (size, mtime_ns, inode, sha256) in a JSON sidecar in the zoo
-cache dir (``$ZOO_CACHE_DIR`` or the platform cache dir), keyed by its real absolute path; while the
-stat still matches, later loads skip the hash. ``ZOO_REHASH=1`` hashes every time. A file that does
+cache dir (``$ZOO_CACHE_DIR`` or the platform cache dir), keyed by its absolute path; while the stat
+(taken through symlinks, so a cache link re-pointed at another blob has another inode) still matches,
+later loads skip the hash. ``ZOO_REHASH=1`` hashes every time. A file that does
 not match is renamed to ``<name>.corrupt`` and refused.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from ._errors import ChecksumMismatchError
@@ -32,12 +34,24 @@ def _records_path() -> Path:
     return zoo_cache_dir() / RECORDS_NAME
 
 
-def _read_records() -> dict[str, list]:
+@lru_cache(maxsize=4)
+def _parse_records(path: str, mtime_ns: int, size: int) -> dict[str, list]:
+    # Keyed by the sidecar's stat: parsed once per change, not on every load.
     try:
-        records = json.loads(_records_path().read_text())
-    except (OSError, ValueError):  # missing or unreadable: it is only a cache of hashes
+        records = json.loads(Path(path).read_text())
+    except (OSError, ValueError):  # unreadable: it is only a cache of hashes
         return {}
     return records if isinstance(records, dict) else {}
+
+
+def _read_records() -> dict[str, list]:
+    """The recorded hashes (a private copy the caller may change)."""
+    path = _records_path()
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return {}
+    return dict(_parse_records(str(path), stat.st_mtime_ns, stat.st_size))
 
 
 def _write_records(records: dict[str, list]) -> None:
@@ -82,7 +96,7 @@ def verify_file(path: str | Path, sha256: str, size: int, *, rehash: bool | None
         FileNotFoundError: there is no such file.
     """
     path = Path(path)
-    real = str(path.resolve())
+    real = os.path.abspath(path)
     stat = os.stat(real)
     if rehash is None:
         rehash = os.environ.get("ZOO_REHASH", "").lower() in {"1", "true", "yes"}
