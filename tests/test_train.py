@@ -41,6 +41,7 @@ def test_cli_smoke_run_writes_checkpoint_metrics_and_plots(tiny_cifar, tmp_path)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "lenet5: test accuracy" in proc.stdout
+    assert proc.stderr.count("files differ from the official") == 1  # one warning per run, not per split
 
     rows = read_jsonl(out / "metrics.jsonl")
     assert [r["epoch"] for r in rows] == [1, 2]

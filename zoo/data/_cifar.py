@@ -166,7 +166,7 @@ def _download(data_dir: Path) -> Path:
     return data_dir / BATCHES_DIR
 
 
-def load_cifar10(data_dir: Path, split: str, download: bool) -> ArrayDataset:
+def load_cifar10(data_dir: Path, split: str, download: bool, warn: bool = True) -> ArrayDataset:
     """Read a CIFAR-10 split (downloading the release into `data_dir` first if it is absent and allowed)."""
     root = find_batches_dir(data_dir)
     expected = f"{data_dir / BATCHES_DIR}/ holding {', '.join(RELEASE_FILES)} (the torchvision layout)"
@@ -196,5 +196,6 @@ def load_cifar10(data_dir: Path, split: str, download: bool) -> ArrayDataset:
             exact_mask = _read_exact_mask(mask_path, names, [len(b[1]) for b in batches])
         else:
             note = f" (no {mask_path}: exact_mask unavailable)"
-    warn_if_unofficial(root, "cifar10", identity, note)
+    if warn:
+        warn_if_unofficial(root, "cifar10", identity, note)
     return ArrayDataset(images, labels, identity, _read_classes(root), MEAN, STD, exact_mask)

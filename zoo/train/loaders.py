@@ -39,7 +39,7 @@ def build_data(
 
     recipe = config.recipe
     train_ds = load_dataset(dataset, "train", config.data_dir)
-    test_ds = load_dataset(dataset, "test", config.data_dir)
+    test_ds = load_dataset(dataset, "test", config.data_dir, warn=False)  # same files: warned once
     if train_ds.num_classes != num_classes:
         raise TrainConfigError(
             f"{config.model} predicts {num_classes} classes, but {train_ds.identity} has "
