@@ -52,7 +52,7 @@ class EvalResult:
     exact_top1: float | None = None
     exact_images: int | None = None
     model: str = ""
-    weights: str = ""  # where the weights came from: "checkpoint:<path>" or "pretrained:<name>"
+    weights: str = ""  # where the weights came from: "checkpoint:<path>" or "pretrained:<name>.<tag>"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view."""
@@ -188,7 +188,11 @@ def load_weights(
             f"(got checkpoint={checkpoint!r}, pretrained={pretrained!r})"
         )
     if pretrained:
-        return zoo.create(name, pretrained=True), f"pretrained:{name}"
+        from zoo._builder import resolve_weights_tag
+        from zoo._registry import split_name
+
+        tag = resolve_weights_tag(name, True)
+        return zoo.create(name, pretrained=True), f"pretrained:{split_name(name)[0]}.{tag}"
     base = zoo.model_info(name).name
     file = resolve_model_file(checkpoint)
     saved = read_metadata(file).get("zoo.model")
