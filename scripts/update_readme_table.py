@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import zoo
+from zoo._manifest import load_manifest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RESULTS = README.parent / "benchmarks" / "results"
@@ -43,7 +44,9 @@ def _speeds() -> tuple[dict[str, dict[str, str]], str]:
 def render() -> str:
     speeds, source = _speeds()
     modes = sorted({m for per_model in speeds.values() for m in per_model})
-    header = ["model", "family", "params", "MACs", "input", "paper", "seed"] + [f"{m} img/s" for m in modes]
+    published = load_manifest()
+    header = ["model", "family", "params", "MACs", "input", "paper", "seed", "published weights (top-1)"]
+    header += [f"{m} img/s" for m in modes]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for spec in map(zoo.model_info, zoo.list_models()):
         if not spec.plugin.startswith("zoo.plugins."):
@@ -56,6 +59,12 @@ def render() -> str:
             "x".join(map(str, spec.input_size)),
             f"[{spec.paper.title}]({spec.paper.url})",
             spec.seed,
+            "<br>".join(
+                f"`{tag}`: {entry['metrics']['top1']:.2f} %"
+                + (f" on {entry['dataset']}" if entry["dataset"] != tag else "")
+                for tag, entry in published.get(spec.name, {}).items()
+            )
+            or "-",
         ] + [speeds.get(spec.name, {}).get(m, "-") for m in modes]
         lines.append("| " + " | ".join(row) + " |")
     if source:

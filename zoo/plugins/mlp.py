@@ -23,6 +23,8 @@ MODELS = (
 @hookimpl
 def zoo_register_models(register):
     for name, builder, params, macs in MODELS:
+        batch_norm = name.endswith(("_bn", "_res"))
+        order = "Linear -> ReLU -> BatchNorm1d" if batch_norm else "Linear -> ReLU"
         register(
             ModelSpec(
                 name=name,
@@ -31,10 +33,10 @@ def zoo_register_models(register):
                 params=params,
                 macs=macs,
                 paper=PAPER,
-                seed=f"seed 004 ({name}, Linear -> ReLU -> BatchNorm1d, He normal init)",
+                seed=f"seed 004 ({name}: {order}, He normal init)",
                 dataset="mnist",
                 input_size=(1, 28, 28),
                 kwargs={"init": "he"},
-                tags=("batchnorm",) if name.endswith(("_bn", "_res")) else (),
+                tags=("batchnorm",) if batch_norm else (),
             )
         )
