@@ -37,7 +37,12 @@ def _speeds() -> tuple[dict[str, dict[str, str]], str]:
                 "False",
                 "",
             ):
-                speeds.setdefault(row["model"], {})[row["mode"]] = f"{float(row['img_per_s']):,.0f}"
+                value = (
+                    f"{float(row['latency_ms']):,.1f}"
+                    if row["mode"] == "latency"
+                    else f"{float(row['img_per_s']):,.0f}"
+                )
+                speeds.setdefault(row["model"], {})[row["mode"]] = value
     return speeds, files[-1].name
 
 
@@ -46,7 +51,7 @@ def render() -> str:
     modes = sorted({m for per_model in speeds.values() for m in per_model})
     published = load_manifest()
     header = ["model", "family", "params", "MACs", "input", "paper", "seed", "published weights (top-1)"]
-    header += [f"{m} img/s" for m in modes]
+    header += ["latency ms (batch 1)" if m == "latency" else f"{m} img/s" for m in modes]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for spec in map(zoo.model_info, zoo.list_models()):
         if not spec.plugin.startswith("zoo.plugins."):
@@ -68,7 +73,10 @@ def render() -> str:
         ] + [speeds.get(spec.name, {}).get(m, "-") for m in modes]
         lines.append("| " + " | ".join(row) + " |")
     if source:
-        lines.append(f"\nSpeed columns: `zoo bench`, from `benchmarks/results/{source}`.")
+        lines.append(
+            f"\nSpeed columns: `zoo bench` on CPU (batch 64 unless noted), "
+            f"from `benchmarks/results/{source}`."
+        )
     return "\n".join(lines)
 
 
