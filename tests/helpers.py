@@ -42,3 +42,13 @@ def export_to_weights_dir(model, weights_dir: Path, repo_name: str, tag: str) ->
     folder = weights_dir / repo_name
     hub.export("lenet5", checkpoint, folder, f"zoo-test/{repo_name}", tag=tag, metrics={"top1": 50.0})
     return folder
+
+
+def lenet5_train_args(
+    data_dir: Path, out: Path, *, limit: int, epochs: int = 2, batch: int = 32
+) -> list[str]:
+    """`zoo train` arguments for a small lenet5 run (after `-m zoo` or `torchrun ... -m zoo`)."""
+    return [
+        "train", "lenet5", "--epochs", str(epochs), "--limit-train", str(limit), "--batch-size", str(batch),
+        "--data-dir", str(data_dir), "--out", str(out),
+    ]  # fmt: skip

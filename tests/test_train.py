@@ -12,7 +12,7 @@ import sys
 
 import pytest
 import torch
-from helpers import error_lines, read_jsonl
+from helpers import error_lines, lenet5_train_args, read_jsonl
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -21,23 +21,7 @@ def test_cli_smoke_run_writes_checkpoint_metrics_and_plots(tiny_cifar, tmp_path)
     from zoo.checkpoint import load_model
 
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "zoo",
-        "train",
-        "lenet5",
-        "--epochs",
-        "2",
-        "--limit-train",
-        "256",
-        "--batch-size",
-        "32",
-        "--data-dir",
-        str(tiny_cifar),
-        "--out",
-        str(out),
-    ]
+    cmd = [sys.executable, "-m", "zoo", *lenet5_train_args(tiny_cifar, out, limit=256)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "lenet5: test accuracy" in proc.stdout

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from helpers import read_jsonl
+from helpers import lenet5_train_args, read_jsonl
 from safetensors.torch import load_file
 
 
@@ -24,18 +24,7 @@ def test_torchrun_two_processes_train_and_only_rank0_writes(tiny_cifar, tmp_path
         "2",
         "-m",
         "zoo",
-        "train",
-        "lenet5",
-        "--epochs",
-        "2",
-        "--limit-train",
-        "128",
-        "--batch-size",
-        "32",
-        "--data-dir",
-        str(tiny_cifar),
-        "--out",
-        str(out),
+        *lenet5_train_args(tiny_cifar, out, limit=128),
         "--device",
         "cpu",
     ]
