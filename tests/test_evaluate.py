@@ -168,12 +168,25 @@ def test_confusion_png_is_written(cli, lenet, shared_data, tmp_path):
         (("eval", "lenet5", "--checkpoint", "x", "--device", "cuda:7"), "--device cuda:7"),
     ],
 )
-def test_bad_eval_input_exits_2_with_one_line(cli, args, expected):
+def test_bad_eval_input_exits_2_with_one_line(cli, zoo_manifest, args, expected):
+    # zoo_manifest: an empty weights manifest, so no model has published weights here
     code, out, err = cli(*args)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("zoo: error:"), err
     assert expected in lines[0]
     assert "Traceback" not in err + out
+
+
+def test_exported_weights_not_on_the_hub_say_how_to_load_them(cli, monkeypatch):
+    from zoo._manifest import load_manifest
+
+    monkeypatch.delenv("ZOO_WEIGHTS_DIR", raising=False)
+    monkeypatch.delenv("ZOO_MANIFEST", raising=False)  # the shipped manifest
+    exported = [m for m, tags in load_manifest().items() if next(iter(tags.values()))["revision"] is None]
+    if not exported:
+        pytest.skip("every shipped weights entry is on the Hub")
+    code, _, err = cli("eval", exported[0], "--pretrained")
+    assert code == 2 and "not on the Hub yet" in err and "ZOO_WEIGHTS_DIR" in err and "releases/" in err
 
 
 def test_checkpoint_of_another_model_is_refused(cli, lenet):

@@ -42,7 +42,7 @@ def test_model_info_accepts_a_tag_and_spec_is_frozen():
         spec.kwargs["act"] = "gelu"  # type: ignore[index]
 
 
-def test_create_overrides_and_errors():
+def test_create_overrides_and_errors(zoo_manifest):  # an empty weights manifest
     model = zoo.create("resnet18", num_classes=5, act="gelu")
     assert model.fc.out_features == 5
     assert any(isinstance(m, torch.nn.GELU) for m in model.modules())
