@@ -101,7 +101,10 @@ def train(
     ctx.start(device)
     try:
         ctx.barrier()  # every rank has looked at --out before rank 0 writes into it
-        return _Run(config, out, ctx, resume).fit()
+        result = _Run(config, out, ctx, resume).fit()
+        # Rank 0 finishes later (plots): tearing gloo down while a peer still runs can abort a rank.
+        ctx.barrier()
+        return result
     finally:
         ctx.stop()
 
