@@ -65,9 +65,9 @@ def test_benchmark_counts_params_and_macs_of_a_plain_module():
 def test_time_steps_runs_warmup_calibration_and_repeats():
     calls = []
     step, sync = lambda: calls.append(1), lambda: None
-    seconds, per_repeat = time_steps(step, sync, repeats=3, warmup=2, min_time=1e-9)
+    samples, per_repeat = time_steps(step, sync, repeats=3, warmup=2, min_time=1e-9)
     # min_time below one step's time: the last warm-up step sizes the repeats, each repeat is one step
-    assert per_repeat == 1 and len(seconds) == 3 and len(calls) == 2 + 3
+    assert per_repeat == 1 and len(samples) == 3 and len(calls) == 2 + 3
     calls.clear()
     time_steps(step, sync, repeats=1, warmup=0, min_time=1e-9)
     assert len(calls) == 1 + 1  # no warm-up asked: one sizing step still runs before the timed one
