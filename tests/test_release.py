@@ -18,6 +18,7 @@ import zoo
 from zoo import hub
 from zoo._manifest import load_manifest, weights_entry
 from zoo.checkpoint import save_model
+from zoo.data import NORMALISATION
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RELEASES = REPO_ROOT / "releases"
@@ -85,6 +86,9 @@ def test_release_rehearsal(model, tag, hub_server, zoo_manifest, shared_data):
     folder = RELEASES / hub.repo_dir_name(entry["repo_id"])
     assert sorted(p.name for p in folder.iterdir()) >= ["README.md", "config.json"]
     assert all(p.stat().st_size <= 5 * 2**20 for p in folder.iterdir()), "release files stay <= 5 MB"
+    config = json.loads((folder / "config.json").read_text())
+    mean, std = NORMALISATION[zoo.model_info(model).dataset]
+    assert (config["mean"], config["std"]) == (list(mean), list(std)), "config.json states the training input"
     hub.push_folder(f"{model}.{tag}", folder)
     assert load_manifest()[model][tag]["revision"] is not None
     assert "ZOO_WEIGHTS_DIR" not in os.environ  # the weights come from the hub into an empty cache

@@ -48,6 +48,11 @@ def test_cli_smoke_run_writes_checkpoint_metrics_and_plots(tiny_cifar, tmp_path)
     from zoo._device import cpu_model
 
     assert metadata["zoo.device"].startswith(cpu_model())  # provenance for the model card
+    from zoo.data import NORMALISATION
+
+    assert (json.loads(metadata["zoo.mean"]), json.loads(metadata["zoo.std"])) == tuple(
+        list(v) for v in NORMALISATION["cifar10"]
+    )  # the normalisation the loaders applied, for config.json
     state = json.loads((out / "checkpoint" / "training_state.json").read_text())
     assert state["epoch"] == 2 and state["global_step"] == 2 * 256 // 32
     assert (out / "checkpoint" / "training_state.safetensors").is_file()

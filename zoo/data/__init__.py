@@ -13,7 +13,7 @@ Importing this package loads torch and numpy but not torchvision (only a downloa
 
 from .array_dataset import ArrayDataset, DatasetError, split_validation
 from .augment import Augment
-from .datasets import DATASETS, default_data_dir, load_dataset
+from .datasets import DATASETS, NORMALISATION, default_data_dir, load_dataset
 from .loader import DeviceLoader
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Augment",
     "DatasetError",
     "DeviceLoader",
+    "NORMALISATION",
     "default_data_dir",
     "load_dataset",
     "split_validation",

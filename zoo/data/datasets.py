@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ._cifar import MEAN as CIFAR_MEAN
+from ._cifar import STD as CIFAR_STD
 from ._cifar import load_cifar10
+from ._mnist import MEAN as MNIST_MEAN
+from ._mnist import STD as MNIST_STD
 from ._mnist import load_mnist
 from .array_dataset import ArrayDataset, DatasetError
 
 _LOADERS = {"cifar10": load_cifar10, "mnist": load_mnist}
 DATASETS = tuple(_LOADERS)
+# Per-channel (mean, std) every loader normalises with: the one source for training, eval and model cards.
+NORMALISATION = {"cifar10": (CIFAR_MEAN, CIFAR_STD), "mnist": (MNIST_MEAN, MNIST_STD)}
 
 
 def default_data_dir() -> Path:

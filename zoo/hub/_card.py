@@ -7,13 +7,6 @@ from typing import Any
 
 from .._spec import ModelSpec
 
-# Normalisation a model trained on each data set expects, when the checkpoint does not record its own.
-# (cifar10-jpeg: measured on /work/shared/data's recovered copy, whose JPEG smoothing lowers the std.)
-NORMALISATION = {
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar10-jpeg": ((0.4913, 0.4821, 0.4465), (0.2455, 0.2429, 0.2608)),
-    "mnist": ((0.1307,), (0.3081,)),
-}
 HUB_DATASETS = {"cifar10": "uoft-cs/cifar10", "cifar10-jpeg": "uoft-cs/cifar10", "mnist": "ylecun/mnist"}
 DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar10-jpeg": "CIFAR-10 (JPEG-recovered copy)", "mnist": "MNIST"}
 METRIC_LABELS = {  # manifest key -> (model-index metric type, label)
@@ -32,7 +25,9 @@ def build_config(
     normalisation: tuple[list[float], list[float]] | None = None,
 ) -> dict[str, Any]:
     """config.json: enough to rebuild and feed the model without zoo's registry at hand."""
-    mean, std = normalisation or NORMALISATION[entry["dataset"]]
+    from ..data import NORMALISATION  # what zoo's loaders fed the model, for checkpoints that do not say
+
+    mean, std = normalisation or NORMALISATION[spec.dataset]
     return {
         "library_name": "zoo",
         "architecture": spec.name,

@@ -275,6 +275,8 @@ class _Run:
                 "dataset": self.data.identity,
                 "recipe": self.recipe.name,
                 "seed": self.config.seed,
+                "mean": list(self.data.normalisation[0]),
+                "std": list(self.data.normalisation[1]),
                 "device": device_description(self.device)
                 + (f" x {self.ctx.world_size} processes" if self.ctx.enabled else ""),
                 **extra,

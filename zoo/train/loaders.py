@@ -21,6 +21,7 @@ class RunData:
     eval_split: str  # "val" or "test"
     identity: str
     sizes: dict[str, int]
+    normalisation: tuple[tuple[float, ...], tuple[float, ...]]  # (mean, std) the loaders applied
 
     @property
     def has_val(self) -> bool:
@@ -82,4 +83,12 @@ def build_data(
     test = DeviceLoader(test_ds, eval_batch, train=False, **common)
     evaluation = DeviceLoader(val_ds, eval_batch, train=False, **common) if val_ds is not None else test
     sizes = {"train": len(train_ds), "val": len(val_ds) if val_ds is not None else 0, "test": len(test_ds)}
-    return RunData(train, evaluation, test, "val" if val_ds is not None else "test", train_ds.identity, sizes)
+    return RunData(
+        train,
+        evaluation,
+        test,
+        "val" if val_ds is not None else "test",
+        train_ds.identity,
+        sizes,
+        (train_ds.mean, train_ds.std),
+    )
