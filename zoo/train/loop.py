@@ -77,7 +77,8 @@ def train_one_epoch(
     """Train `net` for one pass over `loader`; raise NonFiniteLossError at the first bad loss."""
     device = ctx.device
     net.train()
-    sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss * n, correct, n
+    sums = torch.zeros(2, dtype=torch.float64, device=device)  # loss * n, correct
+    seen = 0  # images: a host count, so no step copies a scalar to the device
     first_bad = torch.full((), _NO_STEP, dtype=torch.int64, device=device)
     bad_value = torch.zeros((), device=device)
     batches, every = len(loader), _sync_interval(device)
@@ -102,13 +103,8 @@ def train_one_epoch(
         first_bad = torch.where(newly_bad, index, first_bad)
         bad_value = torch.where(newly_bad, loss, bad_value)
         n = y.numel()
-        sums += torch.stack(
-            [
-                loss.double() * n,
-                (logits.detach().argmax(1) == y).sum().double(),
-                torch.tensor(n, dtype=torch.float64, device=device),
-            ]
-        )
+        seen += n
+        sums += torch.stack([loss.double() * n, (logits.detach().argmax(1) == y).sum().double()])
         if (index + 1) % every == 0 or index + 1 == batches:
             bad = int(ctx.all_reduce(first_bad, "min"))
             if bad != _NO_STEP:
@@ -118,13 +114,14 @@ def train_one_epoch(
                     f"(global step {global_step + bad + 1})"
                 )
             if progress.enabled:
-                loss_sum, correct, seen = sums.tolist()
+                loss_sum, correct = sums.tolist()
                 elapsed = time.perf_counter() - start
                 progress.update(index + 1, loss_sum / seen, correct / seen, seen * ctx.world_size / elapsed)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
-    loss_sum, correct, seen = ctx.all_reduce(sums).tolist()
+    totals = torch.cat([sums, torch.tensor([seen], dtype=torch.float64, device=device)])
+    loss_sum, correct, seen = ctx.all_reduce(totals).tolist()
     return EpochStats(
         loss_sum / max(seen, 1), correct / max(seen, 1), int(seen), seconds, global_step + batches, float(lr)
     )
@@ -136,7 +133,9 @@ def evaluate(
 ) -> tuple[float, float]:
     """(mean loss, accuracy) over `loader`, across ranks; `tta` averages logits with the h-flipped input."""
     net.eval()
-    sums = torch.zeros(3, dtype=torch.float64, device=ctx.device)
+    device = ctx.device
+    sums = torch.zeros(2, dtype=torch.float64, device=device)  # loss * n, correct
+    seen = 0
     # Under DDP the loader pads the last rank's share with repeats; count every image once.
     remaining = loader.num_samples - loader.num_padded
     for x, y in loader:
@@ -150,12 +149,8 @@ def evaluate(
             if tta:
                 logits = (logits + net(x.flip(-1)).float()) / 2
         n = y.numel()
-        sums += torch.stack(
-            [
-                loss_fn(logits, y).double() * n,
-                (logits.argmax(1) == y).sum().double(),
-                torch.tensor(n, dtype=torch.float64, device=ctx.device),
-            ]
-        )
-    loss_sum, correct, seen = ctx.all_reduce(sums).tolist()
+        seen += n
+        sums += torch.stack([loss_fn(logits, y).double() * n, (logits.argmax(1) == y).sum().double()])
+    totals = torch.cat([sums, torch.tensor([seen], dtype=torch.float64, device=device)])
+    loss_sum, correct, seen = ctx.all_reduce(totals).tolist()
     return loss_sum / max(seen, 1), correct / max(seen, 1)
