@@ -45,6 +45,13 @@ def cli(capsys):
     return run
 
 
+@pytest.fixture(autouse=True)
+def _zoo_cache_in_tmp(tmp_path, monkeypatch):
+    """zoo's cache (verified files, data warnings already given, bench CSVs) is the test's own, for
+    this process and its subprocesses: never the user's, and no test sees what another remembered."""
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "zoo-cache"))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _md5_cache_in_tmp(tmp_path_factory):
     """Data-set checksum caching goes to the test session's tmp dir, not the user's cache."""

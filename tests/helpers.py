@@ -29,6 +29,29 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("zoo: error:")]
 
 
+def one_error(stderr: str) -> str:
+    """The one `zoo: error:` line a failed command printed (asserting there is one, and no traceback)."""
+    lines = error_lines(stderr)
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under `root`, with its bytes and mtime: equal snapshots mean nothing was touched."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def flip_byte(path: Path, offset: int = -1) -> None:
+    """Corrupt one byte of `path` in place (same size: only a hash can tell)."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 

@@ -153,6 +153,17 @@ def test_custom_cifar_files_get_a_custom_identity(tmp_path, caplog):
     assert other.identity != first.identity
 
 
+def test_unofficial_files_warn_once_per_directory(tmp_path, caplog, monkeypatch):
+    root = synthetic_cifar(tmp_path / "a")
+    for split in ("test", "test"):  # a second command on the same directory: no second warning
+        load_dataset("cifar10", split, root, download=False)
+    (message,) = zoo_warnings(caplog)
+    assert "once per directory" in message and "ZOO_QUIET_DATA_WARNING=1" in message
+    monkeypatch.setenv("ZOO_QUIET_DATA_WARNING", "1")
+    load_dataset("cifar10", "test", synthetic_cifar(tmp_path / "b", seed=1), download=False)
+    assert len(zoo_warnings(caplog)) == 1
+
+
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_cifar_files_written_by_any_pickle_protocol_load(tmp_path, protocol):
     ds = load_dataset("cifar10", "test", synthetic_cifar(tmp_path, protocol=protocol), download=False)

@@ -75,7 +75,7 @@ def test_mnist_download_is_md5_verified(shared_data, tmp_path, monkeypatch, capl
 
     with serving(shared_data / "MNIST" / "raw") as (url, requested):
         monkeypatch.setattr(MNIST, "mirrors", [closed_port_url(), url])  # the first mirror is down
-        ds = load_dataset("mnist", "test", tmp_path / "data")
+        ds = load_dataset("mnist", "test", tmp_path / "data", download=True)
     assert ds.identity == "mnist" and len(ds) == 10000 and not caplog.records
     raw = tmp_path / "data" / "MNIST" / "raw"
     assert sorted(p.name for p in raw.iterdir()) == sorted(MNIST_TEST)
@@ -86,7 +86,7 @@ def test_mnist_download_is_md5_verified(shared_data, tmp_path, monkeypatch, capl
     assert not leftovers(tmp_path)
     # Present now: a second load downloads nothing.
     monkeypatch.setattr(MNIST, "mirrors", [closed_port_url()])
-    assert load_dataset("mnist", "test", tmp_path / "data").identity == "mnist"
+    assert load_dataset("mnist", "test", tmp_path / "data", download=True).identity == "mnist"
 
 
 def test_tampered_mnist_download_is_refused(shared_data, tmp_path, monkeypatch):
@@ -102,7 +102,7 @@ def test_tampered_mnist_download_is_refused(shared_data, tmp_path, monkeypatch):
     with serving(served) as (url, _):
         monkeypatch.setattr(MNIST, "mirrors", [url])
         with pytest.raises(DatasetError, match=f"{MNIST_TEST[0]}.*md5 mismatch"):
-            load_dataset("mnist", "test", tmp_path / "data")
+            load_dataset("mnist", "test", tmp_path / "data", download=True)
     raw = tmp_path / "data" / "MNIST" / "raw"
     assert not (raw / MNIST_TEST[0]).exists() and not leftovers(tmp_path)
 
@@ -113,7 +113,7 @@ def test_unreachable_mirror_is_a_clear_error(tmp_path, monkeypatch):
     dead = closed_port_url()
     monkeypatch.setattr(MNIST, "mirrors", [dead])
     with pytest.raises(DatasetError, match=f"could not download {MNIST_TEST[0]}") as info:
-        load_dataset("mnist", "test", tmp_path)
+        load_dataset("mnist", "test", tmp_path, download=True)
     assert dead in str(info.value)
 
 
@@ -141,9 +141,9 @@ def test_cifar_download_extracts_into_place(tmp_path, monkeypatch, caplog, tampe
         monkeypatch.setattr(CIFAR10, "tgz_md5", "0" * 32 if tamper else archive_md5)
         if tamper:
             with pytest.raises(DatasetError, match="md5 mismatch"):
-                load_dataset("cifar10", "test", tmp_path / "data")
+                load_dataset("cifar10", "test", tmp_path / "data", download=True)
         else:
-            ds = load_dataset("cifar10", "test", tmp_path / "data")
+            ds = load_dataset("cifar10", "test", tmp_path / "data", download=True)
     assert not leftovers(tmp_path)
     if tamper:
         assert not (tmp_path / "data" / "cifar-10-batches-py").exists()

@@ -33,6 +33,11 @@ def test_global_theta_plus_parameter_count():
     assert sum(p.numel() for p in ge.parameters()) == 64 * 64 + 2 * 64 + (64 * 4 + 4) + (4 * 64 + 64)
 
 
+def test_mlp_without_bias_as_cifar_zoo():
+    ge = GatherExcite(64, feat_size=8, mlp_bias=False)
+    assert sum(p.numel() for p in ge.parameters()) == 64 * 64 + 2 * 64 + 64 * 4 + 4 * 64
+
+
 def test_ge_bad_arguments_say_what_to_do():
     with pytest.raises(ValueError, match="extent=3"):
         GatherExcite(8, extent=3)

@@ -89,3 +89,42 @@ def test_gradients_flow_to_input_and_affine():
 def test_rejects_bad_virtual_batch_size():
     with pytest.raises(ValueError, match="virtual_batch_size"):
         GhostBatchNorm(CHANNELS, virtual_batch_size=0)
+
+
+def _seed_style(ghost: GhostBatchNorm, x: torch.Tensor):
+    """The seed's FastResNet9 GhostBatchNorm: one BatchNorm over x.view(-1, C * S, H, W), with
+    per-split running buffers that it averages when it leaves training."""
+    n, c, h, w = x.shape
+    s = ghost.num_splits
+    mean, var = ghost.running_mean.repeat(s), ghost.running_var.repeat(s)
+    out = torch.nn.functional.batch_norm(
+        x.view(-1, c * s, h, w), mean, var, ghost.weight.repeat(s), ghost.bias.repeat(s), True, ghost.momentum
+    )
+    return out.view(n, c, h, w), mean.view(s, c).mean(0), var.view(s, c).mean(0)
+
+
+def test_num_splits_matches_the_seeds_interleaved_ghost_batches():
+    ghost = GhostBatchNorm(CHANNELS, num_splits=4).train()
+    with torch.no_grad():
+        ghost.weight.uniform_(0.5, 1.5)
+        ghost.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(12, CHANNELS, 3, 3) * 2 + 1
+    expected, mean, var = _seed_style(ghost, x)
+    torch.testing.assert_close(ghost(x), expected)
+    torch.testing.assert_close(ghost.running_mean, mean)
+    torch.testing.assert_close(ghost.running_var, var)
+    assert "num_splits=4" in repr(ghost) and ghost.virtual_batch_size is None
+
+
+def test_num_splits_takes_any_batch_size():
+    ghost = GhostBatchNorm(CHANNELS, num_splits=4).train()
+    x = torch.randn(10, CHANNELS, 2, 2)
+    out = ghost(x)
+    for q in range(4):  # split q holds samples q, q + 4, ...: 3, 3, 2 and 2 of them
+        reference = nn.BatchNorm2d(CHANNELS).train()(x[q::4])
+        torch.testing.assert_close(out[q::4], reference)
+
+
+def test_rejects_bad_num_splits():
+    with pytest.raises(ValueError, match="num_splits"):
+        GhostBatchNorm(CHANNELS, num_splits=0)

@@ -21,6 +21,8 @@ def built(request):
 def test_params_and_macs_match_spec(built):
     spec, model = built
     assert count_params(model) == spec.params, f"{spec.name}: params differ from its spec"
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == spec.trainable_params, f"{spec.name}: trainable params differ from its spec"
     assert count_macs(model, spec.input_size) == spec.macs, f"{spec.name}: MACs differ from its spec"
 
 
@@ -70,6 +72,22 @@ def test_num_classes_override(name):
         assert model(torch.zeros(1, *spec.input_size)).shape == (1, 3)
 
 
+# Counts of the seed's own code (issue 8): each model is built as that code builds it.
+SEED_CODE_PARAMS = {
+    "geresnext29_8x64d": (36_329_802, 36_329_802),
+    "resnext29_8x64d": (34_426_698, 34_426_698),
+    "resnet9": (6_573_120, 6_573_120),
+    "fast_resnet9": (6_573_849, 6_570_880),  # frozen: whitening filters and Ghost BN scales
+    "vgg11_bn": (9_754_698, 9_754_698),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEED_CODE_PARAMS))
+def test_seed_code_param_counts_are_pinned(name):
+    spec = zoo.model_info(name)
+    assert (spec.params, spec.trainable_params) == SEED_CODE_PARAMS[name]
+
+
 def test_spec_metadata_is_complete():
     for spec in map(zoo.model_info, ALL_MODELS):
         assert spec.paper.title and spec.paper.url.startswith("https://"), spec.name
@@ -103,3 +121,16 @@ def test_res9_stem_options(stem):
         assert model(torch.zeros(1, *spec.input_size)).shape == (1, 10)
     first_conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     assert first_conv.kernel_size == ((7, 7) if stem == "7x7" else (3, 3))
+
+
+@pytest.mark.parametrize("preact_shortcut", [False, True])
+def test_wrn_shortcut_reads_raw_input_or_the_papers_preactivated_one(preact_shortcut):
+    from zoo.models.wide_resnet import WideResNet
+
+    model = WideResNet(10, 1, dropout=0.0, preact_shortcut=preact_shortcut).eval()
+    seen = []
+    for block in (model.stages[1][0], model.stages[2][0]):  # the projecting blocks
+        block.shortcut.register_forward_hook(lambda _m, args, _out: seen.append(args[0].min().item()))
+    with torch.no_grad():
+        model(torch.randn(2, 3, 32, 32))
+    assert len(seen) == 2 and all((low >= 0) == preact_shortcut for low in seen)  # BN-ReLU'd: no negatives

@@ -7,19 +7,13 @@ import logging
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
-from plugin_factory import make_plugin
+from plugin_factory import install_plugin, make_plugin
 
 import zoo
 
-
-def _install(tmp_path, monkeypatch, body, entry="toy", dist="zoo-toy"):
-    module = f"toy_{uuid.uuid4().hex[:8]}"  # a fresh module name per test defeats the import cache
-    make_plugin(tmp_path, dist, entry, module, body)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return module
+_install = install_plugin
 
 
 GOOD = """

@@ -48,7 +48,7 @@ def test_create_overrides_and_errors(zoo_manifest):  # an empty weights manifest
     assert any(isinstance(m, torch.nn.GELU) for m in model.modules())
     with pytest.raises(zoo.BadModelOptionError, match="does not accept option.*depth.*accepts"):
         zoo.create("resnet18", depth=3)
-    with pytest.raises(zoo.NoPretrainedWeightsError, match="no published weights for 'resnet18'"):
+    with pytest.raises(zoo.NoPublishedWeightsError, match="no published weights for 'resnet18'"):
         zoo.create("resnet18", pretrained=True)
 
 

@@ -246,11 +246,12 @@ def test_each_scheduler_steps_and_its_state_round_trips(name):
     twin = build_schedule(twin_optimizer, recipe, steps_per_epoch=3)
     twin_optimizer.load_state_dict(optimizer.state_dict())
     twin.load_state_dict(state)
+    before = optimizer.param_groups[0]["lr"]
     for sched, opt in ((schedule, optimizer), (twin, twin_optimizer)):
         sched.after_batch()
         sched.after_epoch(10.0)  # a worse loss: plateau with patience 0 halves the lr
     assert twin_optimizer.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
-    assert optimizer.param_groups[0]["lr"] != recipe.lr, f"{name} never changed the learning rate"
+    assert optimizer.param_groups[0]["lr"] != before, f"{name} never changed the learning rate"
 
 
 @pytest.mark.parametrize("name", ["ce", "bce", "mse", "huber", "smooth_l1", "multilabel_soft_margin"])

@@ -13,10 +13,6 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-class NoPretrainedWeightsError(ZooError, LookupError):
-    """The model (or the requested tag) has no published weights."""
-
-
 class BadModelOptionError(ZooError, TypeError):
     """An override that the model's builder does not accept."""
 
@@ -35,7 +31,7 @@ def _check_options(name: str, builder: Any, options: dict[str, Any]) -> None:
 
 def resolve_weights_tag(name: str, pretrained: bool | str) -> str:
     """The weights tag `create` would load: from ``name.tag``, ``pretrained="tag"`` or the default."""
-    from .hub import NoPublishedWeightsError  # a HubError too, for callers that catch those
+    from .hub import NoPublishedWeightsError
 
     base, tag = split_name(name)
     if isinstance(pretrained, str):
@@ -69,7 +65,14 @@ def create(
             or a tag string.
         num_classes: classifier size; defaults to the spec's.
         **overrides: builder options replacing the spec's defaults (e.g. ``act="gelu"``).
+
+    The model carries ``model.pretrained_cfg`` (input size, mean, std, data set; see
+    `zoo.data_config`). At the spec's own configuration its parameter count is checked against
+    the spec (zoo._contract).
     """
+    from ._contract import confirm_params
+    from ._pretrained_cfg import pretrained_cfg
+
     spec = registry().get(name)
     options = {**spec.kwargs, **overrides}
     _check_options(spec.name, spec.builder, options)
@@ -78,5 +81,12 @@ def create(
         tag = resolve_weights_tag(name, pretrained if pretrained else True)
         from .hub import load_pretrained  # huggingface_hub is imported only when weights are asked for
 
-        return load_pretrained(spec, tag, num_classes=num_classes, options=options)
-    return spec.builder(num_classes=spec.num_classes if num_classes is None else num_classes, **options)
+        model = load_pretrained(spec, tag, num_classes=num_classes, options=options)
+    else:
+        classes = spec.num_classes if num_classes is None else num_classes
+        model = spec.builder(num_classes=classes, **options)
+        model.pretrained_cfg = pretrained_cfg(spec, model)
+    built_classes = getattr(model, "num_classes", num_classes)
+    if options == dict(spec.kwargs) and built_classes in (None, spec.num_classes):
+        confirm_params(spec, model)  # the spec's own configuration: its params must be the model's
+    return model

@@ -202,7 +202,7 @@ def validate_manifest(data: Any, source: str = MANIFEST_NAME) -> dict[str, dict[
     return models
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _load(path: Path, mtime_ns: int, size: int) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(path.read_text())
@@ -210,17 +210,55 @@ def _load(path: Path, mtime_ns: int, size: int) -> dict[str, dict[str, Any]]:
         return {}
     except json.JSONDecodeError as error:
         raise ManifestError(f"{path}: not valid JSON ({error})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError(f"{path}: cannot read the weights manifest ({error})") from None
     return validate_manifest(data, str(path))
 
 
-def load_manifest() -> dict[str, dict[str, Any]]:
-    """Model name -> {tag -> entry}, in file order (validated; re-read when the file changes)."""
-    path = manifest_path()
+def read_manifest_file(path: str | Path) -> dict[str, dict[str, Any]]:
+    """A manifest file's validated ``models`` mapping (cached while the file is unchanged)."""
+    path = Path(path)
     try:
         stat = path.stat()
-    except FileNotFoundError:
-        return {}
+    except OSError as error:
+        raise ManifestError(f"{path}: cannot read the weights manifest ({error.strerror or error})") from None
     return _load(path, stat.st_mtime_ns, stat.st_size)
+
+
+def load_base_manifest() -> dict[str, dict[str, Any]]:
+    """The shipped manifest (or ZOO_MANIFEST's) alone, without plugins' weights."""
+    path = manifest_path()
+    if not path.exists():
+        return {}
+    return read_manifest_file(path)
+
+
+def load_manifest() -> dict[str, dict[str, Any]]:
+    """Model name -> {tag -> entry}: the shipped manifest (or ZOO_MANIFEST's), then the weights
+    plugins register (``zoo_register_weights``), each validated; a model's first tag is its default."""
+    from ._registry import registry
+
+    base = load_base_manifest()
+    extra = registry().plugin_weights()
+    if not extra:
+        return base
+    merged = {model: dict(tags) for model, tags in base.items()}
+    for model, tags in extra.items():
+        for tag, (entry, _) in tags.items():
+            merged.setdefault(model, {}).setdefault(tag, entry)
+    return merged
+
+
+def plugin_weights_folder(repo_id: str) -> Path | None:
+    """The folder of the plugin manifest whose entries name `repo_id`: a plugin may ship the files
+    in ``<that folder>/<repo name>/`` (None when no plugin manifest names the repo)."""
+    from ._registry import registry
+
+    for tags in registry().plugin_weights().values():
+        for entry, folder in tags.values():
+            if entry["repo_id"] == repo_id:
+                return folder
+    return None
 
 
 def weight_tags(model: str) -> list[str]:

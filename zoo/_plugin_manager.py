@@ -21,6 +21,7 @@ from . import hookspecs
 from ._errors import ZooError
 
 ENTRY_POINT_GROUP = "zoo"
+CONTRIBUTIONS = ("models", "recipes", "weights", "studies")  # zoo_register_<kind> each
 
 _logger = logging.getLogger("zoo")
 
@@ -38,8 +39,15 @@ class PluginRecord:
     version: str
     builtin: bool
     models: list[str] = field(default_factory=list)
+    recipes: list[str] = field(default_factory=list)
+    weights: list[str] = field(default_factory=list)  # "model.tag"
+    studies: list[str] = field(default_factory=list)
     error: str | None = None
     disabled: bool = False
+
+    def contributions(self) -> dict[str, list[str]]:
+        """What the plugin registered, by kind (models, recipes, weights, studies)."""
+        return {kind: getattr(self, kind) for kind in CONTRIBUTIONS}
 
 
 @dataclass
@@ -93,9 +101,16 @@ def discover() -> list[PluginSource]:
 
 
 def report_failure(record: PluginRecord, error: BaseException) -> None:
-    """Skip a failing plugin with one warning line, or raise under ZOO_STRICT_PLUGINS=1."""
+    """Skip a failing plugin with one warning line, or raise under ZOO_STRICT_PLUGINS=1.
+
+    Anything a plugin raises counts, SystemExit included (a plugin calling sys.exit() at import
+    must not end zoo); only KeyboardInterrupt goes through.
+    """
+    if isinstance(error, KeyboardInterrupt):
+        raise error
     record.error = f"{type(error).__name__}: {error}"
-    record.models.clear()
+    for contributed in record.contributions().values():
+        contributed.clear()
     who = f"plugin {record.name!r} (distribution {record.distribution} {record.version})"
     if _strict():
         raise PluginError(
@@ -111,12 +126,13 @@ def report_failure(record: PluginRecord, error: BaseException) -> None:
 
 
 def load(
-    register_plugin_models: Callable[[PluginRecord, Callable[[Callable], None]], None],
+    register_plugin: Callable[[PluginRecord, Callable[[str, Callable], None]], None],
 ) -> list[PluginRecord]:
-    """Load every plugin into a fresh PluginManager and call its hook through the callback.
+    """Load every plugin into a fresh PluginManager and hand each to the registry.
 
-    `register_plugin_models(record, call_hook)` receives each plugin's record and a function that
-    calls that plugin's hook with a `register` callback; the registry supplies it.
+    `register_plugin(record, call_hook)` receives each plugin's record and a function
+    ``call_hook(kind, register)`` that calls that plugin's ``zoo_register_<kind>`` hook (if it has
+    one) with a `register` callback; the registry supplies the callbacks.
     """
     pm = pluggy.PluginManager("zoo")
     pm.add_hookspecs(hookspecs)
@@ -129,16 +145,15 @@ def load(
             record.disabled = True
             continue
         try:
-            module = source.load()
-            pm.register(module, name=source.name)
-        except Exception as error:  # a broken plugin must not take the others down
+            pm.register(source.load(), name=source.name)
+        except BaseException as error:  # a broken plugin must not take the others down
             report_failure(record, error)
             continue
-        impls = [i for i in pm.hook.zoo_register_models.get_hookimpls() if i.plugin_name == source.name]
 
-        def call_hook(register: Callable, impls=impls) -> None:
-            for impl in impls:
-                impl.function(register=register)
+        def call_hook(kind: str, register: Callable, name: str = source.name) -> None:
+            for impl in getattr(pm.hook, f"zoo_register_{kind}").get_hookimpls():
+                if impl.plugin_name == name:
+                    impl.function(register=register)
 
-        register_plugin_models(record, call_hook)
+        register_plugin(record, call_hook)
     return records

@@ -1,26 +1,37 @@
-"""The model registry: filled from plugins on first use, then read-only.
+"""The registry: models, recipes, weights and studies, filled from plugins on first use, then read-only.
 
 The registry is the package's only global state. It loads lazily, so `import zoo` stays cheap.
+Every plugin, built-in or not, contributes through the same hooks (zoo/hookspecs.py); a plugin's
+contributions of every kind are staged and committed together.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from . import _plugin_manager
 from ._errors import ZooError
-from ._plugin_manager import PluginRecord
+from ._plugin_manager import CONTRIBUTIONS, PluginRecord
 from ._spec import ModelSpec
+from ._study import Study
 
 
 class UnknownModelError(ZooError, LookupError):
     """No registered model has this name."""
 
 
-class DuplicateModelError(ZooError, ValueError):
+class DuplicateError(ZooError, ValueError):
+    """Two plugins registered the same name: a model, recipe, study or weights tag."""
+
+
+class DuplicateModelError(DuplicateError):
     """Two plugins registered the same model name."""
 
 
@@ -54,57 +65,170 @@ def suggest(name: str, names, limit: int = 3) -> list[str]:
     return sorted(n for n in names if n.startswith(name))[:limit]
 
 
+def _accept_model(spec: Any, record: PluginRecord) -> dict[str, Any]:
+    if not isinstance(spec, ModelSpec):
+        raise TypeError(f"register() takes a zoo.ModelSpec, got {type(spec).__name__}")
+    return {spec.name: dataclasses.replace(spec, plugin=record.name)}
+
+
+def _accept_recipe(recipe: Any, record: PluginRecord) -> dict[str, Any]:
+    from .train.recipes import check_recipe
+
+    check_recipe(recipe)
+    return {recipe.name: recipe}
+
+
+def _accept_weights(path: Any, record: PluginRecord) -> dict[str, Any]:
+    from ._manifest import load_base_manifest, manifest_path, read_manifest_file
+
+    path = Path(path)
+    base = load_base_manifest()
+    accepted = {}
+    for model, tags in read_manifest_file(path).items():
+        for tag, entry in tags.items():
+            if tag in base.get(model, {}):
+                raise DuplicateError(
+                    f"weights '{model}.{tag}' in {path} from plugin {record.name!r} are refused: "
+                    f"{manifest_path()} publishes them already (a plugin adds tags, it cannot replace them)"
+                )
+            accepted[f"{model}.{tag}"] = (entry, path.parent)
+    return accepted
+
+
+def _accept_study(study: Any, record: PluginRecord) -> dict[str, Any]:
+    if not isinstance(study, Study):
+        raise TypeError(f"register() takes a zoo.Study, got {type(study).__name__}")
+    return {study.name: study}
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """One kind of contribution: its ``zoo_register_<name>`` hook and how a registered item is checked."""
+
+    name: str  # as in PluginRecord and the hook name
+    noun: str
+    accept: Callable[[Any, PluginRecord], dict[str, Any]]  # item -> {key: stored value}
+    duplicate: type[DuplicateError] = DuplicateError
+
+
+KINDS = (
+    _Kind("models", "model", _accept_model, DuplicateModelError),
+    _Kind("recipes", "recipe", _accept_recipe),
+    _Kind("weights", "weights", _accept_weights),
+    _Kind("studies", "study", _accept_study),
+)
+assert tuple(k.name for k in KINDS) == CONTRIBUTIONS
+
+
 class Registry:
-    """Model specs by name and the plugins that contributed them."""
+    """What plugins contributed, by kind and name, and the plugins themselves."""
 
     def __init__(self) -> None:
-        self._specs: dict[str, ModelSpec] = {}
+        self._items: dict[str, dict[str, Any]] = {kind.name: {} for kind in KINDS}
+        self._owners: dict[str, dict[str, str]] = {kind.name: {} for kind in KINDS}
         self._plugins: list[PluginRecord] = []
+        self._checked: set[str] = set()  # third-party models whose figures a build has confirmed
+        self._declared: dict[str, ModelSpec] = {}  # specs as registered, where a build corrected them
         self._loaded = False
         self._lock = threading.Lock()
+
+    @property
+    def _specs(self) -> dict[str, ModelSpec]:
+        self._ensure_loaded()
+        return self._items["models"]
 
     def _ensure_loaded(self) -> None:
         if self._loaded:
             return
         with self._lock:
             if not self._loaded:
-                self._plugins = _plugin_manager.load(self._register_plugin_models)
+                self._plugins = _plugin_manager.load(self._register_plugin)
                 self._loaded = True
 
-    def _register_plugin_models(self, record: PluginRecord, call_hook: Callable) -> None:
-        # A plugin's models are staged and committed together: a plugin that fails half-way
-        # leaves no half of itself behind.
-        staged: dict[str, ModelSpec] = {}
-
-        def register(spec: ModelSpec) -> None:
-            if not isinstance(spec, ModelSpec):
-                raise TypeError(f"register() takes a zoo.ModelSpec, got {type(spec).__name__}")
-            owner = self._specs.get(spec.name)
-            if owner is not None:
-                raise DuplicateModelError(
-                    f"model {spec.name!r} from plugin {record.name!r} is refused: plugin "
-                    f"{owner.plugin!r} registered it first"
-                )
-            if spec.name in staged:
-                raise DuplicateModelError(f"plugin {record.name!r} registers {spec.name!r} twice")
-            staged[spec.name] = dataclasses.replace(spec, plugin=record.name)
-
+    def _register_plugin(self, record: PluginRecord, call_hook: Callable) -> None:
+        # Staged, then committed together: a plugin that fails half-way leaves nothing behind.
+        staged: dict[str, dict[str, Any]] = {kind.name: {} for kind in KINDS}
         try:
-            call_hook(register)
-        except Exception as error:
+            for kind in KINDS:
+                call_hook(kind.name, functools.partial(self._stage, kind, record, staged[kind.name]))
+        except BaseException as error:  # SystemExit too: see report_failure
             _plugin_manager.report_failure(record, error)
             return
-        self._specs.update(staged)
-        record.models = sorted(staged)
+        for kind in KINDS:
+            self._items[kind.name].update(staged[kind.name])
+            self._owners[kind.name].update(dict.fromkeys(staged[kind.name], record.name))
+            getattr(record, kind.name).extend(sorted(staged[kind.name]))
+
+    def _stage(self, kind: _Kind, record: PluginRecord, staged: dict[str, Any], item: Any) -> None:
+        for key, value in kind.accept(item, record).items():
+            owner = self._owners[kind.name].get(key)
+            if owner is not None:
+                raise kind.duplicate(
+                    f"{kind.noun} {key!r} from plugin {record.name!r} is refused: plugin "
+                    f"{owner!r} registered it first"
+                )
+            if key in staged:
+                raise kind.duplicate(f"plugin {record.name!r} registers {kind.noun} {key!r} twice")
+            staged[key] = value
 
     def get(self, name: str) -> ModelSpec:
-        """The spec for `name` (a weights tag, if any, is ignored here)."""
-        self._ensure_loaded()
+        """The spec for `name` (a weights tag, if any, is ignored here).
+
+        A third-party model's params and MACs are confirmed by a build on first use (see
+        zoo._contract): the registry never hands out a figure the build contradicts.
+        """
         base, _ = split_name(name)
         try:
-            return self._specs[base]
+            spec = self._specs[base]
         except KeyError:
             raise UnknownModelError(self._unknown_message(base)) from None
+        if base not in self._checked and not self._is_builtin(spec.plugin):
+            from ._contract import confirm_figures
+
+            self._checked.add(base)
+            confirm_figures(spec)
+            spec = self._specs[base]
+        return spec
+
+    def correct(self, name: str, **figures: int) -> None:
+        """Replace declared figures (params, macs) of `name` by what its build measured."""
+        self._declared.setdefault(name, self._specs[name])
+        self._items["models"][name] = dataclasses.replace(self._specs[name], **figures)
+
+    def declared(self, name: str) -> ModelSpec:
+        """The spec as its plugin registered it, unchecked and uncorrected (what `zoo check` examines)."""
+        base, _ = split_name(name)
+        if base not in self._specs:
+            raise UnknownModelError(self._unknown_message(base))
+        return self._declared.get(base, self._specs[base])
+
+    def _is_builtin(self, plugin: str) -> bool:
+        return any(r.builtin for r in self._plugins if r.name == plugin)
+
+    def recipes(self) -> dict[str, Any]:
+        """Recipe name -> `zoo.Recipe`, sorted by name."""
+        return dict(sorted(self._items_of("recipes").items()))
+
+    def studies(self) -> dict[str, Study]:
+        """Study name -> `zoo.Study`, sorted by name."""
+        return dict(sorted(self._items_of("studies").items()))
+
+    def plugin_weights(self) -> dict[str, dict[str, tuple[dict[str, Any], Path]]]:
+        """Model -> {tag -> (manifest entry, folder of the plugin's manifest)}, in registration order."""
+        weights: dict[str, dict[str, tuple[dict[str, Any], Path]]] = {}
+        for key, value in self._items_of("weights").items():
+            model, _, tag = key.partition(".")
+            weights.setdefault(model, {})[tag] = value
+        return weights
+
+    def owner(self, kind: str, name: str) -> str | None:
+        """The plugin that registered `name` of `kind` ("models", "recipes", "weights", "studies")."""
+        self._ensure_loaded()
+        return self._owners[kind].get(name)
+
+    def _items_of(self, kind: str) -> dict[str, Any]:
+        self._ensure_loaded()
+        return self._items[kind]
 
     def _unknown_message(self, name: str) -> str:
         close = suggest(name, self._specs)

@@ -38,7 +38,8 @@ class ModelSpec:
 
     `params` and `macs` are exact integers for the default configuration at `input_size`
     (MACs as counted by `torch.utils.flop_counter.FlopCounterMode`, halved); the test suite
-    rebuilds every model and checks both. `plugin` is filled in by the registry.
+    rebuilds every model and checks both. `params` counts frozen parameters too; `trainable`
+    (None: all of them) counts those with ``requires_grad``. `plugin` is filled in by the registry.
     """
 
     name: str
@@ -54,7 +55,14 @@ class ModelSpec:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     description: str = ""
+    recipe: str | None = None  # the recipe `zoo train` uses when none is named (None: "seed200")
     plugin: str = ""
+    trainable: int | None = None
+
+    @property
+    def trainable_params(self) -> int:
+        """Parameters an optimizer updates (`params` unless some are frozen)."""
+        return self.params if self.trainable is None else self.trainable
 
     def __post_init__(self) -> None:
         # A read-only view keeps the frozen promise for the one mutable field.
@@ -78,6 +86,12 @@ class ModelSpec:
             value = getattr(self, count)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise bad(count, "must be a positive int (the exact count)")
+        if self.trainable is not None and (
+            not isinstance(self.trainable, int)
+            or isinstance(self.trainable, bool)
+            or not 0 < self.trainable <= self.params
+        ):
+            raise bad("trainable", "must be None or a positive int no larger than params")
         if not isinstance(self.paper, Paper):
             raise bad("paper", "must be a zoo.Paper(title, url)")
         if self.dataset not in DATASETS:
@@ -88,6 +102,8 @@ class ModelSpec:
             raise bad("num_classes", "must be a positive int")
         if "num_classes" in self.kwargs:
             raise bad("kwargs", "must not hold num_classes (use the num_classes field)")
+        if self.recipe is not None and not (isinstance(self.recipe, str) and _NAME_RE.match(self.recipe)):
+            raise bad("recipe", "must be None or the name of a registered recipe (`zoo recipes`)")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view (the builder is given as its import path)."""
@@ -96,6 +112,7 @@ class ModelSpec:
             "name": self.name,
             "family": self.family,
             "params": self.params,
+            "trainable": self.trainable_params,
             "macs": self.macs,
             "input_size": list(self.input_size),
             "dataset": self.dataset,
@@ -105,6 +122,7 @@ class ModelSpec:
             "kwargs": dict(self.kwargs),
             "tags": list(self.tags),
             "description": self.description,
+            "recipe": self.recipe,
             "plugin": self.plugin,
             "builder": builder,
         }

@@ -2,7 +2,7 @@
 
     >>> from zoo.bench import benchmark, append_csv
     >>> result = benchmark("resnet18", device="cpu", batch_size=64, repeats=3)
-    >>> append_csv(result, "benchmarks/results")   # bench-<device>-torch<version>.csv
+    >>> append_csv(result)   # <zoo cache>/bench/bench-<device>-torch<version>.csv
 
 Each mode runs warm-up steps, then `repeats` timed repeats of enough steps to last `min_time`
 seconds; the figure reported is the median over repeats and `spread` is (max - min) / median
@@ -291,14 +291,16 @@ def train_step(
     return step
 
 
-def append_csv(result: BenchResult, out_dir: str | Path) -> Path:
-    """Append `result`'s rows to ``out_dir/result.csv_name`` (header written once), return the path.
+def append_csv(
+    result: BenchResult, out_dir: str | Path | None = None, *, path: str | Path | None = None
+) -> Path:
+    """Append `result`'s rows to `path`, or to ``out_dir/result.csv_name`` (header written once);
+    return the file.
 
     An existing file whose header is not `CSV_COLUMNS` is refused rather than mixed with new rows.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / result.csv_name
+    path = Path(path) if path is not None else Path(out_dir or default_out_dir()) / result.csv_name
+    path.parent.mkdir(parents=True, exist_ok=True)
     exists = path.is_file() and path.stat().st_size > 0
     if exists:
         with path.open(newline="") as f:
@@ -317,6 +319,37 @@ def append_csv(result: BenchResult, out_dir: str | Path) -> Path:
 
 
 def default_out_dir() -> Path:
-    """benchmarks/results when run from a zoo checkout, else the current directory."""
-    in_checkout = Path("benchmarks", "results")
-    return in_checkout if in_checkout.is_dir() or Path("benchmarks").is_dir() else Path(os.curdir)
+    """``<zoo cache>/bench`` ($ZOO_CACHE_DIR or the user cache): a checkout's benchmarks/results/
+    is written only when asked for (``--out-dir benchmarks/results``)."""
+    from .hub._verify import zoo_cache_dir
+
+    return zoo_cache_dir() / "bench"
+
+
+SPREAD_LIMIT = 20.0  # % between the slowest and fastest repeat above which a figure is suspect
+
+
+def load_warning() -> str | None:
+    """A warning when the machine is busy (1-minute load average above its cores), else None."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # not on this platform
+        return None
+    cores = os.cpu_count() or 1
+    if load <= cores:
+        return None
+    return (
+        f"the machine is busy (load average {load:.1f} on {cores} cores): timings are slower and noisier "
+        f"than on an idle machine, and torch's {torch.get_num_threads()} threads can collapse; "
+        "benchmark when it is idle, or try --threads 1"
+    )
+
+
+def spread_warnings(result: BenchResult, limit: float = SPREAD_LIMIT) -> list[str]:
+    """One warning per mode whose timed repeats disagree by more than `limit` %."""
+    return [
+        f"{result.model} {m.mode}: the repeats disagree by {m.spread:.0f} % (over {limit:.0f} %), so the "
+        "figure is unreliable; rerun on an idle machine, with --threads 1 or a longer --min-time"
+        for m in result.measurements
+        if m.spread > limit
+    ]

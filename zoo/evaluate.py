@@ -213,6 +213,7 @@ def evaluate_model(
     tta: str = "none",
     device: str | torch.device = "cpu",
     progress: bool = False,
+    download: bool | None = None,
 ) -> EvalResult:
     """Evaluate a registered model on the test split of the data set its spec names.
 
@@ -221,6 +222,7 @@ def evaluate_model(
         pretrained: load the published weights (``name.tag`` picks a tag).
         data_dir: where the data set lives (default: zoo.data.default_data_dir()).
         limit: evaluate only the first `limit` test images (smoke runs).
+        download: see `zoo.data.load_dataset` (default: only into the default data dir).
     """
     import zoo
     from zoo.data import load_dataset
@@ -230,7 +232,7 @@ def evaluate_model(
         raise EvalError(f"limit must be a positive number of images, got {limit}")
     spec = zoo.model_info(name)
     model, weights = load_weights(name, checkpoint=checkpoint, pretrained=pretrained)
-    dataset = load_dataset(spec.dataset, "test", data_dir)
+    dataset = load_dataset(spec.dataset, "test", data_dir, download=download)
     if limit is not None and limit < len(dataset):
         dataset = dataset.subset(torch.arange(limit))
     result = evaluate(model, dataset, batch_size=batch_size, tta=tta, device=device, progress=progress)
@@ -251,7 +253,7 @@ def save_confusion_png(result: EvalResult, path: str | Path) -> Path:
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * n, 0.8 + 0.6 * n), dpi=100)
     try:
         image = ax.imshow(matrix.numpy(), cmap="Blues")
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label("test images")
         ax.set_xticks(range(n), result.classes, rotation=45, ha="right")
         ax.set_yticks(range(n), result.classes)
         ax.set_xlabel("predicted")

@@ -5,8 +5,11 @@ Bad input (unknown model, bad option) exits with code 2 and one line on stderr, 
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import sys
+from typing import Any
 
 import typer
 
@@ -45,12 +48,61 @@ def _root(
 
 
 # Each module adds its commands to `app`; heavy imports stay inside the command functions.
-from . import evaluate, hub, models, train  # noqa: E402,F401
+from . import check, convert, evaluate, hub, models, recipes, train  # noqa: E402,F401
+
+# `zoo --help` lists commands in these groups, in this order.
+COMMAND_GROUPS = {
+    "Models": ("list", "info", "plugins", "check", "bench"),
+    "Training": ("train", "recipes", "eval"),
+    "Weights": ("pull", "push", "convert"),
+}
+
+
+def _tidy_help(group: Any) -> None:
+    """Group and order the commands; show arguments as NAME and flags without a ``<bool>`` type."""
+    order = [name for names in COMMAND_GROUPS.values() for name in names]
+    panels = {name: panel for panel, names in COMMAND_GROUPS.items() for name in names}
+    group.commands = dict(
+        sorted(
+            group.commands.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)
+        )
+    )
+    for name, command in group.commands.items():
+        command.rich_help_panel = panels.get(name, "Other")  # a command not listed above still shows
+        helps = [c.get_help_option(typer.Context(c)) for c in (group, command)]  # created once, cached
+        for param in [*group.params, *command.params, *filter(None, helps)]:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+            elif param.param_type_name == "argument":
+                param.metavar = param.metavar or param.name.upper()
+                usage = (param.metavar if param.required else f"[{param.metavar}]") + "..." * (
+                    param.nargs != 1
+                )
+                param.get_usage_pieces = lambda ctx, usage=usage: [usage]  # not typer's "{model}"
 
 
 def _fail(message: str, code: int = 2) -> None:
     typer.echo(f"zoo: error: {message}", err=True)
     sys.exit(code)
+
+
+def _finite_numbers(group: Any) -> None:
+    """Every number option of every command must be finite (parsing accepts inf and nan)."""
+    for command in group.commands.values():
+        if command.callback is None:
+            continue
+        names = {p.name: (p.opts or [p.name])[0] for p in command.params}
+
+        @functools.wraps(command.callback)
+        def checked(*args, _callback=command.callback, _names=names, **kwargs):
+            for name, value in kwargs.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise CliUsageError(
+                        f"{_names.get(name, name)} {value!r} is not a finite number: give one"
+                    )
+            return _callback(*args, **kwargs)
+
+        command.callback = checked
 
 
 class _StderrLineHandler(logging.Handler):
@@ -71,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     command = typer.main.get_command(app)
+    _tidy_help(command)
+    _finite_numbers(command)
     try:
         code = command.main(args=argv, prog_name="zoo", standalone_mode=False)
     except UsageError as error:
@@ -85,5 +139,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except ZooError as error:
-        _fail(str(error))
+        _fail(str(error), getattr(error, "exit_code", 2))
+    except OSError as error:  # the environment (a full disk, a permission) where no command checked
+        where = f": {error.filename}" if error.filename else ""
+        _fail(f"{error.strerror or error}{where}", 1)
+    if code == 130:  # typer turned a Ctrl-C inside a command into Exit(130), silently
+        _fail("interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import list_models, model_info
+from .._files import check_output_path
 from . import CliUsageError, app
 
 if TYPE_CHECKING:
@@ -32,10 +34,15 @@ def _device(name: str) -> torch.device:
 
 @app.command("eval")
 def eval_command(
-    model: str = typer.Argument(..., help="Registered model name (name.tag picks published weights)."),
+    model: str = typer.Argument(
+        None, help="Registered model name (name.tag picks published weights); with --checkpoint, optional."
+    ),
     checkpoint: Path = typer.Option(None, "--checkpoint", "-c", help="A zoo model file or a run directory."),
     pretrained: bool = typer.Option(False, "--pretrained", help="Evaluate the published weights."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Data set directory (default: zoo's data cache)."),
+    download: bool = typer.Option(
+        False, "--download", help="Download the data set into --data-dir if absent (only with this flag)."
+    ),
     tta: Literal["none", "flip"] = typer.Option("none", "--tta", help="Test-time augmentation."),
     batch_size: int = typer.Option(500, "--batch-size", min=1, help="Images per forward pass."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
@@ -48,12 +55,16 @@ def eval_command(
     from ..data import DatasetError
     from ..evaluate import EvalError, evaluate_model, save_confusion_png
 
+    if model is None:
+        model = _model_in(checkpoint)
     model_info(model)  # an unknown name fails here, before any loading
     if (checkpoint is None) == (not pretrained):
         raise CliUsageError(
             "say which weights to evaluate: --checkpoint PATH or --pretrained (exactly one)"
             + (", not both" if pretrained else "")
         )
+    if confusion is not None:
+        check_output_path(confusion, "--confusion")  # before the work, not after it
     try:
         result = evaluate_model(
             model,
@@ -65,6 +76,7 @@ def eval_command(
             tta=tta,
             device=_device(device),
             progress=not as_json,
+            download=download or None,
         )
     except (CheckpointError, DatasetError, EvalError) as error:
         raise CliUsageError(str(error)) from None
@@ -74,6 +86,21 @@ def eval_command(
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         _print_eval(result, confusion)
+
+
+def _model_in(checkpoint: Path | None) -> str:
+    """The registered model a checkpoint holds, for `zoo eval --checkpoint RUN` without MODEL."""
+    from ..checkpoint import CheckpointError, read_metadata
+
+    if checkpoint is None:
+        raise CliUsageError("name the MODEL to evaluate, or give --checkpoint RUN alone (it names its model)")
+    try:
+        name = read_metadata(checkpoint).get("zoo.model")
+    except CheckpointError as error:
+        raise CliUsageError(str(error)) from None
+    if not name:
+        raise CliUsageError(f"{checkpoint} does not say which model it holds (no zoo.model): name the MODEL")
+    return name
 
 
 def _print_eval(result: EvalResult, confusion: Path | None) -> None:
@@ -116,13 +143,16 @@ def bench_command(
     amp: bool = typer.Option(False, "--amp", help="bfloat16 autocast."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model."),
     out_dir: Path = typer.Option(
-        None, "--out-dir", help="CSV directory (unset: ./benchmarks/results if ./benchmarks exists, else .)."
+        None,
+        "--out-dir",
+        help="Folder of the per-device CSV (unset: zoo's cache; benchmarks/results only when given).",
     ),
+    csv: Path = typer.Option(None, "--csv", help="Append to this CSV file instead."),
 ) -> None:
     """Params, MACs, latency (batch 1), eval and train-step throughput; appends to a results CSV."""
     import torch
 
-    from ..bench import append_csv, benchmark, default_out_dir
+    from ..bench import append_csv, benchmark, default_out_dir, load_warning, spread_warnings
 
     if all_models == bool(models):
         raise CliUsageError("name the models to benchmark, or give --all (not both)")
@@ -130,7 +160,13 @@ def bench_command(
     if threads is not None:
         torch.set_num_threads(threads)
     target = _device(device)
-    out_dir = out_dir or default_out_dir()
+    if csv is not None:
+        csv = check_output_path(csv, "--csv")
+    else:
+        out_dir = check_output_path(out_dir or default_out_dir(), "--out-dir", directory=True)
+    busy = load_warning()
+    if busy:
+        logging.getLogger("zoo").warning(busy)
     console, results, csv_path = Console(stderr=True), [], None
     for name in names:
         with console.status(f"benchmarking {name} on {target} ({len(results) + 1}/{len(names)})"):
@@ -145,14 +181,17 @@ def bench_command(
                 amp=amp,
                 compile=compile_model,
             )
-        csv_path = append_csv(result, out_dir)  # after each model: an interrupted run keeps what it measured
+        # After each model: an interrupted run keeps what it measured.
+        csv_path = append_csv(result, out_dir, path=csv)
         results.append(result)
-    _print_bench(results)
+    _print_bench(results, repeats)
+    for line in (line for r in results for line in spread_warnings(r)) if repeats > 1 else ():
+        logging.getLogger("zoo").warning(line)
     rows = sum(len(r.measurements) for r in results)
     Console().print(f"appended {rows} rows to {csv_path}", highlight=False)
 
 
-def _print_bench(results: list[BenchResult]) -> None:
+def _print_bench(results: list[BenchResult], repeats: int) -> None:
     first = results[0]
     options = [
         o
@@ -163,7 +202,7 @@ def _print_bench(results: list[BenchResult]) -> None:
     table = Table(
         title=title,
         title_justify="left",
-        caption="median of repeats ± (max - min) / median",
+        caption=f"median of {repeats} repeats ± (max - min) / median" if repeats > 1 else "one timed repeat",
         caption_justify="left",
     )
     table.add_column("model")
@@ -176,7 +215,7 @@ def _print_bench(results: list[BenchResult]) -> None:
         cells = [
             f"{m.latency_ms:.2f}" if m.mode == "latency" else f"{m.img_per_s:,.0f}" for m in r.measurements
         ]
-        spreads = [f" ±{m.spread:.0f}%" for m in r.measurements]
+        spreads = [f" ±{m.spread:.0f}%" if repeats > 1 else "" for m in r.measurements]
         table.add_row(
             r.model,
             f"{r.params / 1e6:.2f}M",

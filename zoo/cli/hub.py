@@ -50,6 +50,7 @@ def push_command(
 ) -> None:
     """Publish a checkpoint's weights, config.json and model card; record the commit in the manifest."""
     from ..hub import HubError, export, push, push_folder
+    from ..hub._push import RepoIdError, check_repo_id
 
     if (checkpoint is None) == (from_folder is None):
         raise CliUsageError("give one of --checkpoint (a training run) or --from-folder (an --export)")
@@ -59,8 +60,11 @@ def push_command(
         raise CliUsageError(
             "--repo-id ORG/NAME is required (with --from-folder it defaults to the manifest's)"
         )
-    if repo_id is not None and "/" not in repo_id:
-        raise CliUsageError(f"--repo-id {repo_id!r} must be ORG/NAME")
+    if repo_id is not None:
+        try:
+            check_repo_id(repo_id)  # before anything is loaded or written
+        except RepoIdError as error:
+            raise CliUsageError(str(error)) from None
     shard = int(max_shard_size) if max_shard_size.isdigit() else max_shard_size
     try:
         if from_folder is not None:

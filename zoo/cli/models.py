@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import list_models, list_plugins, model_info, registry, weight_tags
+from .._registry import split_name
+from ..train.recipes import DEFAULT_RECIPE
 from . import CliUsageError, app
 
 
@@ -69,9 +71,11 @@ def info_command(
     name: str = typer.Argument(..., help="Model name (optionally name.tag)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Show everything the registry knows about one model."""
+    """Show everything the registry knows about one model (with NAME.TAG: those weights too)."""
     spec = model_info(name)
     data = {**spec.to_dict(), "weights": weight_tags(spec.name)}
+    if split_name(name)[1] is not None:
+        data["weights_entry"] = _weights_details(name)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -81,13 +85,16 @@ def info_command(
     shown = {
         **data,
         "params": f"{spec.params:,}",
+        "trainable": f"{spec.trainable_params:,}",
         "macs": f"{spec.macs:,}",
         "input_size": _input(spec.input_size),
         "paper": str(spec.paper),
         "kwargs": ", ".join(f"{k}={v!r}" for k, v in spec.kwargs.items()) or "-",
         "tags": ", ".join(spec.tags) or "-",
+        "recipe": spec.recipe or f"{DEFAULT_RECIPE} (the default)",
         "weights": ", ".join(data["weights"]) or "-",
     }
+    shown.update({f"weights {k}": v for k, v in shown.pop("weights_entry", {}).items()})
     for key, value in shown.items():
         if value != "":
             table.add_row(key, str(value))
@@ -102,9 +109,35 @@ def plugins_command(as_json: bool = typer.Option(False, "--json", help="Machine-
         typer.echo(json.dumps([asdict(r) for r in records], indent=2))
         return
     table = Table(title=f"{len(records)} plugins", title_justify="left")
-    for column in ("plugin", "version", "distribution", "models", "status"):
+    for column in ("plugin", "version", "distribution", "contributes", "status"):
         table.add_column(column)
     for r in records:
         status = "disabled" if r.disabled else (f"[red]{r.error}[/red]" if r.error else "ok")
-        table.add_row(r.name, r.version, r.distribution, ", ".join(r.models) or "-", status)
+        contributes = "\n".join(
+            f"{kind}: {', '.join(names)}" for kind, names in r.contributions().items() if names
+        )
+        table.add_row(r.name, r.version, r.distribution, contributes or "-", status)
     Console().print(table)
+
+
+def _weights_details(name: str) -> dict[str, str]:
+    """What `zoo info NAME.TAG` shows about those weights: metrics and provenance."""
+    from .._builder import resolve_weights_tag
+    from .._manifest import METRICS, weights_entry
+
+    base, _ = split_name(name)
+    tag = resolve_weights_tag(name, True)  # an unknown tag: exit 2 naming the published ones
+    entry = weights_entry(base, tag)
+    values = entry["metrics"]
+    metrics = ", ".join(
+        f"{k} {values[k]:.4f}" if k == "loss" else f"{k} {values[k]:.2f} %" for k in METRICS if k in values
+    )
+    where = entry["repo_id"] + (
+        f"@{entry['revision'][:12]}" if entry["revision"] else " (not on the Hub yet)"
+    )
+    fields = {"tag": tag, "metrics": metrics, "dataset": entry["dataset"], "repo": where}
+    fields.update({k: str(entry.get(k) if entry.get(k) is not None else "-") for k in _PROVENANCE})
+    return fields
+
+
+_PROVENANCE = ("recipe", "epochs", "device", "date")

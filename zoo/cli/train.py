@@ -8,8 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ..train.choices import LOSSES, OPTIMIZERS, SCHEDULERS
-from ..train.recipes import list_recipes
+from ..train.choices import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS
 from . import ClickException, CliUsageError, app
 
 
@@ -24,12 +23,17 @@ def train_command(
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory: checkpoint/, best/, metrics, plots."),
     recipe: str = typer.Option(
-        None, "--recipe", help=f"Named recipe ({_names(list_recipes())}); default: by model family."
+        None,
+        "--recipe",
+        help="Named recipe (`zoo recipes` lists them); default: the model's (`zoo info MODEL`).",
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out from its last checkpoint."
     ),
     data_dir: Path = typer.Option(None, "--data-dir", help="Data set directory (default: zoo's data cache)."),
+    download: bool = typer.Option(
+        False, "--download", help="Download the data set into --data-dir if absent (only with this flag)."
+    ),
     epochs: int = typer.Option(None, "--epochs", help="Training epochs."),
     batch_size: int = typer.Option(
         None, "--batch-size", help="Global batch size (split over DDP processes)."
@@ -48,21 +52,44 @@ def train_command(
     ),
     seed: int = typer.Option(None, "--seed", help="Seed of initialisation, data order and augmentation."),
     device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)."),
-    amp: bool = typer.Option(
-        None, "--amp/--no-amp", help="Mixed precision: bf16 where supported, else fp16."
+    precision: str = typer.Option(
+        None,
+        "--precision",
+        help=f"{_names(PRECISIONS)}; auto (default): bf16 autocast where the device has it natively.",
     ),
     channels_last: bool = typer.Option(
-        None, "--channels-last/--no-channels-last", help="NHWC memory format."
+        None, "--channels-last/--no-channels-last", help="NHWC memory format (default: on for image models)."
+    ),
+    time_budget: str = typer.Option(
+        None,
+        "--time-budget",
+        help="Wall-clock budget (90s, 45m, 1.5h): the first steps are timed and the epochs set to fit it.",
+    ),
+    eval_every: int = typer.Option(
+        None, "--eval-every", help="Evaluate every K epochs (and after the last)."
+    ),
+    limit_test: int = typer.Option(
+        None, "--limit-test", help="Evaluate on a random N-image subset of the test split (short runs)."
     ),
     use_compile: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model."),
     limit_train: int = typer.Option(
         None, "--limit-train", help="Train on a random N-image subset (smoke runs)."
     ),
+    init_from: str = typer.Option(
+        None,
+        "--init-from",
+        metavar="MODEL[.TAG]",
+        help="Fine-tune from published weights (default tag if none; a new classifier if classes differ).",
+    ),
 ) -> None:
-    """Train MODEL: recipe defaults, overridden by the options given; a checkpoint every epoch."""
+    """Train MODEL: recipe defaults, overridden by the options given; a checkpoint every epoch.
+
+    Options left unset take the recipe's value: `zoo recipes NAME` shows them.
+    """
     from ..checkpoint import CheckpointError
     from ..data import DatasetError
-    from ..train import NonFiniteLossError, OutputDirError, TrainConfigError, train
+    from ..train import OutputDirError, TrainConfigError, TrainingFailedError, train
+    from ..train.state import RunWriteError
 
     if _rank() != 0:  # under torchrun, rank 0 speaks for the job
         logging.getLogger("zoo").setLevel(logging.ERROR)
@@ -82,16 +109,21 @@ def train_command(
         val_size=val_size,
         seed=seed,
         device=device,
-        amp=amp,
+        precision=precision,
         channels_last=channels_last,
+        time_budget=_seconds(time_budget),
+        eval_every=eval_every,
+        limit_test=limit_test,
         compile=use_compile,
         limit_train=limit_train,
+        download=download or None,
+        init_from=init_from,
     )
     try:
         result = train(model, recipe=recipe, out=out, data_dir=data_dir, resume=resume, **overrides)
     except (TrainConfigError, OutputDirError, DatasetError, CheckpointError) as error:
         raise CliUsageError(str(error)) from None
-    except NonFiniteLossError as error:
+    except (TrainingFailedError, RunWriteError) as error:
         raise ClickException(str(error)) from None
     if _rank() != 0:
         return
@@ -105,6 +137,17 @@ def train_command(
     if result.best is not None:
         best = result.best
         typer.echo(f"best epoch {best['epoch']} (val accuracy {best['val_acc']:.2%}): {result.best_path}")
+
+
+def _seconds(duration: str | None) -> float | None:
+    from ..train.budget import DurationError, parse_duration
+
+    if duration is None:
+        return None
+    try:
+        return parse_duration(duration)
+    except DurationError as error:
+        raise CliUsageError(f"--time-budget: {error}") from None
 
 
 def _rank() -> int:

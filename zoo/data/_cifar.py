@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._download import fetch, move_into_place, staging_dir
+from ._download import DOWNLOAD_HINT, fetch, move_into_place, staging_dir
 from ._identity import file_md5s, identify, warn_if_unofficial
 from .array_dataset import ArrayDataset, DatasetError, class_indices
 
@@ -172,10 +172,7 @@ def load_cifar10(data_dir: Path, split: str, download: bool, warn: bool = True) 
     expected = f"{data_dir / BATCHES_DIR}/ holding {', '.join(RELEASE_FILES)} (the torchvision layout)"
     if root is None:
         if not download:
-            raise DatasetError(
-                f"no CIFAR-10 data in {data_dir}: expected {expected}; allow download or "
-                "point data_dir / ZOO_DATA_DIR at a directory that holds it"
-            )
+            raise DatasetError(f"no CIFAR-10 data in {data_dir}: expected {expected}; {DOWNLOAD_HINT}")
         root = _download(data_dir)
     names = SPLIT_FILES[split]
     missing = [name for name in names if not (root / name).is_file()]

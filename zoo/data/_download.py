@@ -17,6 +17,11 @@ from urllib.error import URLError
 
 from .array_dataset import DatasetError
 
+DOWNLOAD_HINT = (
+    "pass --download (download=True) to download the official release into it, or point --data-dir "
+    "(data_dir, ZOO_DATA_DIR) at a directory that holds it"
+)
+
 
 @contextmanager
 def staging_dir(parent: Path) -> Iterator[Path]:
@@ -54,7 +59,7 @@ def fetch(urls: Sequence[str], staging: Path, filename: str, md5: str, *, extrac
         except (URLError, OSError, ValueError) as error:
             failures.append(f"{url}: {error}")
         (staging / filename).unlink(missing_ok=True)
-    raise DatasetError(f"could not download {filename}:\n  " + "\n  ".join(failures))
+    raise DatasetError(f"could not download {filename} into {staging.parent}: " + "; ".join(failures))
 
 
 def move_into_place(source: Path, target: Path) -> None:

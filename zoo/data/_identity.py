@@ -17,10 +17,17 @@ from pathlib import Path
 
 
 def cache_file() -> Path:
-    """Where md5s are remembered: ``md5-cache.json`` beside the default data directory."""
-    import platformdirs
+    """Where md5s are remembered: ``md5-cache.json`` in zoo's cache (``$ZOO_CACHE_DIR`` or the user cache)."""
+    from ..hub._verify import zoo_cache_dir
 
-    return Path(platformdirs.user_cache_dir("zoo")) / "md5-cache.json"
+    return zoo_cache_dir() / "md5-cache.json"
+
+
+def warned_file() -> Path:
+    """Where the directories already warned about (and as what identity) are remembered."""
+    from ..hub._verify import zoo_cache_dir
+
+    return zoo_cache_dir() / "data-warnings.json"
 
 
 def _read_cache(path: Path) -> dict[str, list]:
@@ -89,12 +96,25 @@ def identify(md5s: Mapping[str, str], known: Mapping[str, Mapping[str, str]], fa
 
 
 def warn_if_unofficial(path: Path, official: str, identity: str, note: str = "") -> None:
-    """The one warning a load gives when its files are not the official release."""
-    if identity != official:
-        logging.getLogger("zoo").warning(
-            "%s: files differ from the official %s release (md5s do not match); loaded as identity %r%s",
-            path,
-            official,
-            identity,
-            note,
-        )
+    """Warn that `path` holds files other than the official release: once per directory and identity
+    (remembered in zoo's cache), never with ``ZOO_QUIET_DATA_WARNING=1``."""
+    if identity == official or os.environ.get("ZOO_QUIET_DATA_WARNING", "").strip().lower() in _TRUE:
+        return
+    store = warned_file()
+    warned = _read_cache(store)
+    key = str(Path(path).resolve())
+    if warned.get(key) == identity:
+        return
+    logging.getLogger("zoo").warning(
+        "%s: files differ from the official %s release (md5s do not match); loaded as identity %r%s "
+        "(said once per directory; ZOO_QUIET_DATA_WARNING=1 silences it)",
+        path,
+        official,
+        identity,
+        note,
+    )
+    warned[key] = identity
+    _write_cache(store, warned)
+
+
+_TRUE = {"1", "true", "yes"}

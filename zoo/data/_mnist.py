@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._download import fetch, move_into_place, staging_dir
+from ._download import DOWNLOAD_HINT, fetch, move_into_place, staging_dir
 from ._identity import file_md5s, identify, warn_if_unofficial
 from .array_dataset import ArrayDataset, DatasetError, class_indices
 
@@ -88,8 +88,7 @@ def load_mnist(data_dir: Path, split: str, download: bool, warn: bool = True) ->
     elif missing:
         raise DatasetError(
             f"no MNIST {split} data in {raw}: {', '.join(f'{s}[.gz]' for s in missing)} missing "
-            "(torchvision layout <data_dir>/MNIST/raw/); allow download or point data_dir / ZOO_DATA_DIR "
-            "at a directory that holds them"
+            f"(torchvision layout <data_dir>/MNIST/raw/); {DOWNLOAD_HINT}"
         )
     image_path, label_path = (_find(raw, stem) for stem in stems)
     contents = {path.name: path.read_bytes() for path in (image_path, label_path)}

@@ -29,16 +29,24 @@ def default_data_dir() -> Path:
 
 
 def load_dataset(
-    name: str, split: str, data_dir: str | Path | None = None, *, download: bool = True, warn: bool = True
+    name: str,
+    split: str,
+    data_dir: str | Path | None = None,
+    *,
+    download: bool | None = None,
+    warn: bool = True,
 ) -> ArrayDataset:
     """Load split ``"train"`` or ``"test"`` of data set `name` (one of `DATASETS`) into memory.
 
     `data_dir` (default `default_data_dir()`) uses the torchvision layouts: ``<dir>/cifar-10-batches-py/``
     (or the offline copy's ``<dir>/cifar10-jpeg/cifar-10-batches-py/``) and ``<dir>/MNIST/raw/``. When
-    the files are absent and `download` is true, the official release is downloaded there and
-    md5-checked. Files that parse but differ from the official release load with one warning and an
-    identity other than `name` (``"cifar10-jpeg"`` or ``"<name>-custom-<md5 prefix>"``); a caller
-    loading a second split of the same directory passes ``warn=False``, so a run warns once.
+    the files are absent and downloading is allowed, the official release is downloaded there and
+    md5-checked. `download`: True allows it, False forbids it, None (the default) allows it only into
+    the default data dir: a directory the caller names is never written to unless asked
+    (``zoo train/eval --data-dir DIR --download``). Files that parse but differ from the official
+    release load with one warning and an identity other than `name` (``"cifar10-jpeg"`` or
+    ``"<name>-custom-<md5 prefix>"``); a caller loading a second split of the same directory passes
+    ``warn=False``, so a run warns once.
 
     Raises:
         DatasetError: unknown name or split, missing or malformed files, or a failed download.
@@ -48,4 +56,4 @@ def load_dataset(
     if split not in ("train", "test"):
         raise DatasetError(f"unknown split {split!r} of {name}: choose 'train' or 'test'")
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-    return _LOADERS[name](root, split, download, warn)
+    return _LOADERS[name](root, split, data_dir is None if download is None else download, warn)

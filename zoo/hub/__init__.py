@@ -23,6 +23,7 @@ from ._errors import (
     NoPublishedWeightsError,
     NotOnHubError,
     PushError,
+    WeightsFileError,
     WeightsNotCachedError,
     WeightsShapeError,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "PretrainedWeightsWarning",
     "PushError",
     "PushResult",
+    "WeightsFileError",
     "WeightsNotCachedError",
     "WeightsShapeError",
     "fetch_files",

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 
-from .._builder import NoPretrainedWeightsError
 from .._errors import ZooError
 
 OFFLINE_HINT = (
     "set HF_HUB_OFFLINE=1 to use the local cache, or ZOO_WEIGHTS_DIR=<dir> holding <repo-name>/<files>"
+)
+PUSH_OFFLINE_HINT = (
+    "check HF_ENDPOINT and the network, or write the files with `zoo push --export DIR` and upload "
+    "them later with --from-folder"
 )
 
 
@@ -19,8 +22,8 @@ class HubError(ZooError):
     """Base of every error zoo.hub raises."""
 
 
-class NoPublishedWeightsError(HubError, NoPretrainedWeightsError):
-    """The model (or the requested tag) has no entry in the weights manifest."""
+class NoPublishedWeightsError(HubError, LookupError):
+    """The model (or the requested tag) has no published weights: no entry in the weights manifest."""
 
 
 class HubRepoNotFoundError(HubError):
@@ -59,6 +62,10 @@ class WeightsShapeError(HubError):
     """The published tensors do not fit the model built (other than a resized classifier)."""
 
 
+class WeightsFileError(HubError):
+    """A weights file that matches the manifest's sha256 but cannot be read: the published file is broken."""
+
+
 class PushError(HubError):
     """A publication that cannot go ahead as asked (wrong checkpoint, missing metrics...)."""
 
@@ -90,6 +97,11 @@ def endpoint() -> str:
     from huggingface_hub import constants
 
     return constants.ENDPOINT
+
+
+def is_network_error(error: BaseException) -> bool:
+    """Whether `error` is a failure to reach the server at all (refused, timed out, no route...)."""
+    return any(c.__name__ in _NETWORK_ERRORS for c in type(error).__mro__)
 
 
 def _status(error: BaseException) -> int | None:
@@ -145,13 +157,10 @@ def translate(
             "check HF_TOKEN / --token and its permissions"
         )
     cause = error.__cause__ or error.__context__
-    if isinstance(error, hf.LocalEntryNotFoundError) or any(
-        c.__name__ in _NETWORK_ERRORS for c in type(error).__mro__
-    ):
+    if isinstance(error, hf.LocalEntryNotFoundError) or is_network_error(error):
         reason = cause if isinstance(error, hf.LocalEntryNotFoundError) and cause is not None else error
-        return HubUnreachableError(
-            f"cannot reach {at} to {doing} {where} ({type(reason).__name__}); {OFFLINE_HINT}"
-        )
+        hint = OFFLINE_HINT if doing == "download" else PUSH_OFFLINE_HINT
+        return HubUnreachableError(f"cannot reach {at} to {doing} {where} ({type(reason).__name__}); {hint}")
     return HubError(
         f"the Hub at {at} failed to {doing} {where}: {str(error).splitlines()[0] if str(error) else error!r}"
     )

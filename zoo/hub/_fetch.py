@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .._manifest import load_manifest
-from .._registry import split_name
+from .._manifest import load_manifest, plugin_weights_folder
+from .._registry import registry, split_name
+from ._client import probe, quiet_client
 from ._errors import NoPublishedWeightsError, NotOnHubError, translate
 from ._errors import offline as _offline
 from ._verify import verify_file
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 def manifest_entry(model: str, tag: str | None = None) -> tuple[str, str, dict[str, Any]]:
     """(model, tag, entry) for ``model``, ``model.tag`` or an explicit `tag` (default tag if none)."""
     base, tag_in_name = split_name(model)
+    registry().get(base)  # an unknown name is UnknownModelError (with "did you mean"), not "no weights"
     tag = tag or tag_in_name
     published = load_manifest().get(base, {})
     if not published:
@@ -61,6 +63,15 @@ def _from_weights_dir(entry: dict[str, Any]) -> dict[str, Path] | None:
     return paths
 
 
+def _from_plugin(entry: dict[str, Any]) -> dict[str, Path] | None:
+    """Files a plugin ships beside the manifest it registered, in ``<its folder>/<repo name>/``."""
+    folder = plugin_weights_folder(entry["repo_id"])
+    if folder is None:
+        return None
+    paths = {f["name"]: folder / repo_dir_name(entry["repo_id"]) / f["name"] for f in entry["files"]}
+    return paths if all(path.is_file() for path in paths.values()) else None
+
+
 def _from_cache(entry: dict[str, Any]) -> dict[str, Path] | None:
     from huggingface_hub import try_to_load_from_cache
 
@@ -78,20 +89,23 @@ def _from_hub(entry: dict[str, Any], token: str | bool | None) -> dict[str, Path
 
     from .. import __version__
 
-    paths = {}
-    for f in entry["files"]:
+    paths, offline = {}, _offline()
+    for i, f in enumerate(entry["files"]):
         try:
-            paths[f["name"]] = Path(
-                hf_hub_download(
-                    entry["repo_id"],
-                    f["name"],
-                    revision=entry["revision"],
-                    token=token,
-                    local_files_only=_offline(),
-                    library_name="zoo",
-                    library_version=__version__,
+            with quiet_client():
+                if i == 0 and not offline:  # an unreachable Hub fails here, fast (see _client)
+                    probe(entry["repo_id"], f["name"], entry["revision"], token)
+                paths[f["name"]] = Path(
+                    hf_hub_download(
+                        entry["repo_id"],
+                        f["name"],
+                        revision=entry["revision"],
+                        token=token,
+                        local_files_only=offline,
+                        library_name="zoo",
+                        library_version=__version__,
+                    )
                 )
-            )
         except Exception as error:
             raise translate(
                 error, repo_id=entry["repo_id"], revision=entry["revision"], filename=f["name"]
@@ -99,15 +113,25 @@ def _from_hub(entry: dict[str, Any], token: str | bool | None) -> dict[str, Path
     return paths
 
 
+def _not_on_hub(entry: dict[str, Any]) -> NotOnHubError:
+    folder, root = repo_dir_name(entry["repo_id"]), os.environ.get("ZOO_WEIGHTS_DIR")
+    files = ", ".join(f["name"] for f in entry["files"])
+    where = (
+        f"ZOO_WEIGHTS_DIR={root} has no {folder}/ holding {files}: put the exported {folder}/ folder there"
+        if root
+        else f"set ZOO_WEIGHTS_DIR to a folder holding {folder}/"
+    )
+    return NotOnHubError(
+        f"the weights of {entry['repo_id']} are not on the Hub yet (the manifest pins no revision): "
+        f"{where}, e.g. the releases/ folder of a zoo checkout"
+    )
+
+
 def fetch_files(entry: dict[str, Any], *, token: str | bool | None = None) -> dict[str, Path]:
     """File name -> verified local path for a manifest entry (downloading only what is missing)."""
-    paths = _from_weights_dir(entry)
+    paths = _from_weights_dir(entry) or _from_plugin(entry)
     if paths is None and entry["revision"] is None:
-        folder = repo_dir_name(entry["repo_id"])
-        raise NotOnHubError(
-            f"the weights of {entry['repo_id']} are not on the Hub yet (the manifest pins no revision): "
-            f"set ZOO_WEIGHTS_DIR to a folder holding {folder}/, e.g. the releases/ folder of a zoo checkout"
-        )
+        raise _not_on_hub(entry)
     paths = paths or _from_cache(entry) or _from_hub(entry, token)
     expected = {f["name"]: f for f in entry["files"]}
     return {

@@ -7,7 +7,9 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._errors import WeightsShapeError
+from .._files import read_json, read_safetensors
+from .._pretrained_cfg import pretrained_cfg
+from ._errors import WeightsFileError, WeightsShapeError
 from ._fetch import fetch_files, manifest_entry
 
 if TYPE_CHECKING:
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 
 INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
+_BROKEN = "it matches the manifest's sha256, so the published file is broken: re-publish with `zoo push`"
 
 
 class PretrainedWeightsWarning(UserWarning):
@@ -25,27 +28,31 @@ class PretrainedWeightsWarning(UserWarning):
 
 
 def read_weights(paths: dict[str, Path]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """The state dict and zoo metadata of verified files: one safetensors file, or an index and its shards."""
-    from safetensors import safe_open
+    """The state dict and zoo metadata of verified files: one safetensors file, or an index and its shards.
 
+    A file that matches the manifest but cannot be read is a `WeightsFileError` naming it.
+    """
     if INDEX_FILE in paths:
-        index = json.loads(paths[INDEX_FILE].read_text())
-        shards = sorted(set(index["weight_map"].values()))
+        index = read_json(paths[INDEX_FILE], WeightsFileError, "a safetensors index", _BROKEN)
+        weight_map = index.get("weight_map") if isinstance(index, dict) else None
+        if not isinstance(weight_map, dict):
+            raise WeightsFileError(f"{paths[INDEX_FILE]} has no 'weight_map' object; {_BROKEN}")
+        shards = sorted(set(map(str, weight_map.values())))
         unlisted = [s for s in shards if s not in paths]
         if unlisted:  # every byte loaded must have been checked against the manifest
             raise WeightsShapeError(
                 f"{paths[INDEX_FILE]} names shard(s) {', '.join(unlisted)} that the manifest "
                 "does not list, so they cannot be verified; re-publish with `zoo push`"
             )
-        metadata = {k: str(v) for k, v in index.get("metadata", {}).items()}
+        metadata = {k: str(v) for k, v in (index.get("metadata") or {}).items()}
         files = [paths[s] for s in shards]
     else:
         metadata, files = {}, [paths[SINGLE_FILE]]
     state: dict[str, torch.Tensor] = {}
     for file in files:
-        with safe_open(str(file), framework="pt") as f:
-            metadata = {**(f.metadata() or {}), **metadata}
-            state.update({key: f.get_tensor(key) for key in f.keys()})
+        tensors, own = read_safetensors(file, WeightsFileError, _BROKEN)
+        metadata = {**own, **metadata}
+        state.update(tensors)
     return state, metadata
 
 
@@ -119,7 +126,10 @@ def load_pretrained(
     _, _, entry = manifest_entry(spec.name, tag)
     options = dict(spec.kwargs if options is None else options)
     state, metadata = read_weights(fetch_files(entry, token=token))
-    trained = json.loads(metadata.get("zoo.options", "null") or "null")
+    try:
+        trained = json.loads(metadata.get("zoo.options", "null") or "null")
+    except ValueError:  # no options to compare with: the weights load as the manifest describes them
+        trained = None
     if isinstance(trained, dict):
         trained = {**spec.kwargs, **trained}
         trained.pop("num_classes", None)
@@ -141,4 +151,5 @@ def load_pretrained(
             stacklevel=3,
         )
     load_weights(model, state, name=f"{spec.name}.{tag}", keep_classifier=keep)
+    model.pretrained_cfg = pretrained_cfg(spec, model, tag=tag, entry=entry, metadata=metadata)
     return model

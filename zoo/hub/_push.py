@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._manifest import DATASET_IDENTITIES, METRICS, load_manifest, validate_entry, write_entry
+from .._manifest import _ENTRY_FIELDS, DATASET_IDENTITIES, METRICS, load_manifest, validate_entry, write_entry
 from .._registry import registry, split_name
 from ._card import build_config, build_model_card, normalisation_from
+from ._client import quiet_client
 from ._errors import PushError, offline, translate
 from ._verify import sha256_of
 
@@ -164,12 +165,13 @@ def _upload(
     api = HfApi(token=token)
     doing = "create"
     try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        doing = "commit to"
-        stale = [p for p in api.list_repo_files(repo_id) if _WEIGHTS_FILE.match(p) and p not in weight_names]
-        ops = [CommitOperationDelete(p) for p in stale]
-        ops += [CommitOperationAdd(p.name, str(p)) for p in sorted(folder.iterdir())]
-        info = api.create_commit(repo_id, ops, commit_message=message)
+        with quiet_client():
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            doing = "commit to"
+            stale = [p for p in api.list_repo_files(repo_id) if _WEIGHTS_FILE.match(p)]
+            ops = [CommitOperationDelete(p) for p in stale if p not in weight_names]
+            ops += [CommitOperationAdd(p.name, str(p)) for p in sorted(folder.iterdir())]
+            info = api.create_commit(repo_id, ops, commit_message=message)
     except Exception as error:
         raise translate(error, repo_id=repo_id, doing=doing) from error
     return info.oid, str(info.commit_url)
@@ -185,10 +187,23 @@ class _Release:
     metadata: dict[str, str]
 
 
+class RepoIdError(PushError, ValueError):
+    """A Hub repo id that is not ORG/NAME: refused before anything is loaded or written."""
+
+
+def check_repo_id(repo_id: str) -> str:
+    """`repo_id` if the manifest can record it, else `RepoIdError` (the manifest's own rule)."""
+    _, valid, what = _ENTRY_FIELDS["repo_id"]
+    if not valid(repo_id):
+        raise RepoIdError(f"--repo-id {repo_id!r} is not {what} (letters, digits, '.', '_', '-')")
+    return repo_id
+
+
 def _prepare(model: str, checkpoint: str | Path, repo_id: str, tag: str | None, metrics) -> _Release:
     """Load the checkpoint and build its manifest entry: everything a push needs but the upload."""
-    from ..checkpoint import CheckpointError, load_model, read_metadata, resolve_model_file
+    from ..checkpoint import CheckpointError, load_model, load_state, read_metadata, resolve_model_file
 
+    check_repo_id(repo_id)
     base, tag_in_name = split_name(model)
     spec = registry().get(base)
     published = load_manifest()  # a broken manifest fails now, not after the upload
@@ -198,6 +213,9 @@ def _prepare(model: str, checkpoint: str | Path, repo_id: str, tag: str | None, 
         if metadata.get("zoo.model") != base:
             raise PushError(f"{file} holds weights of {metadata.get('zoo.model')!r}, not {base!r}")
         net, metadata = load_model(file)
+        stored = {t.dtype for t in load_state(file).values() if t.is_floating_point()}
+        if len(stored) == 1:  # float16/bfloat16 weights stay so: the release holds the bytes measured
+            net = net.to(stored.pop())
     except CheckpointError as error:
         raise PushError(str(error)) from None
     options = {**spec.kwargs, **json.loads(metadata.get("zoo.options", "{}"))}
@@ -320,7 +338,7 @@ def push_folder(
         raise PushError("cannot push with HF_HUB_OFFLINE=1 set: unset it to reach the Hub")
     base, tag, entry = manifest_entry(model)
     entry = json.loads(json.dumps(entry))  # a private copy: the cached manifest stays untouched
-    repo_id = repo_id or entry["repo_id"]
+    repo_id = check_repo_id(repo_id or entry["repo_id"])
     folder = Path(folder)
     for f in entry["files"]:
         path = folder / f["name"]

@@ -4,5 +4,6 @@ from .activations import ACTIVATIONS, get_act
 from .conv import ConvBnAct
 from .gather_excite import GatherExcite
 from .norm import GhostBatchNorm
+from .whitening import PatchWhitening
 
-__all__ = ["ACTIVATIONS", "ConvBnAct", "GatherExcite", "GhostBatchNorm", "get_act"]
+__all__ = ["ACTIVATIONS", "ConvBnAct", "GatherExcite", "GhostBatchNorm", "PatchWhitening", "get_act"]

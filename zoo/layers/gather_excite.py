@@ -34,7 +34,8 @@ class GatherExcite(nn.Module):
         extent: 0 gathers over the whole map (one value per channel); a power of two ``e``
             gathers over windows that shrink the map ``e`` times.
         parametric: gather with learned depthwise convolutions (GE-θ) instead of averaging.
-        mlp: excite through a 1x1-conv bottleneck MLP with biases (GE-θ+).
+        mlp: excite through a 1x1-conv bottleneck MLP (GE-θ+).
+        mlp_bias: give the MLP's two 1x1 convs biases (CIFAR-ZOO's GE-ResNeXt has none).
         feat_size: height (= width) of the input map; needed only by a parametric global
             gather, whose single depthwise kernel spans the whole map.
         rd_ratio: MLP bottleneck width as a fraction of `channels`.
@@ -48,6 +49,7 @@ class GatherExcite(nn.Module):
         extent: int = 0,
         parametric: bool = True,
         mlp: bool = True,
+        mlp_bias: bool = True,
         feat_size: int | None = None,
         rd_ratio: float = 1 / 16,
         act: str = "relu",
@@ -64,7 +66,11 @@ class GatherExcite(nn.Module):
             self.gather = nn.AvgPool2d(2 * extent - 1, extent, extent - 1, count_include_pad=False)
         rd_chs = max(1, round(channels * rd_ratio))
         self.excite = (
-            nn.Sequential(nn.Conv2d(channels, rd_chs, 1), get_act(act), nn.Conv2d(rd_chs, channels, 1))
+            nn.Sequential(
+                nn.Conv2d(channels, rd_chs, 1, bias=mlp_bias),
+                get_act(act),
+                nn.Conv2d(rd_chs, channels, 1, bias=mlp_bias),
+            )
             if mlp
             else nn.Identity()
         )

@@ -2,7 +2,7 @@
 
 Paper: Hoffer et al., "Train longer, generalize better: closing the generalization gap in large
 batch training of neural networks", NeurIPS 2017, arXiv:1705.08741. Used by the fast ResNet-9
-recipe (Page, "How to train your ResNet", myrtle.ai 2018) with virtual batches of 32.
+recipe (Page, "How to train your ResNet", myrtle.ai 2018).
 """
 
 from __future__ import annotations
@@ -13,44 +13,77 @@ from torch import nn
 
 
 class GhostBatchNorm(nn.BatchNorm2d):
-    """BatchNorm2d that, in training, normalises each run of `virtual_batch_size` samples on its own.
+    """BatchNorm2d that, in training, normalises each ghost batch of the batch on its own.
 
-    The batch is split into consecutive chunks of `virtual_batch_size` (the last one holds the
-    remainder, so any batch size works) and each chunk is normalised with its own mean and
-    variance, as if BatchNorm had seen only that chunk. The running statistics are updated once
-    per call with the size-weighted average of the chunk statistics, which is what averaging
-    per-chunk running buffers (Myrtle's implementation) gives, since the moving average is linear.
-    In eval mode it is a plain BatchNorm2d on the running statistics; the state dict has
-    BatchNorm2d's keys, so weights move freely between the two.
+    Two ways to form the ghost batches:
+
+    * `virtual_batch_size` (default 32): consecutive chunks of that many samples (the last one
+      holds the remainder, so any batch size works).
+    * `num_splits`: that many interleaved splits, sample ``i`` in split ``i % num_splits``, as
+      Myrtle's and the seed's FastResNet9 code (a ``view(-1, C * num_splits, H, W)``) forms them;
+      any batch size works here too (splits differ in size by at most one).
+
+    Each ghost batch is normalised with its own mean and variance. The running statistics are
+    updated once per call with the size-weighted average of the ghost-batch statistics, which is
+    what averaging per-split running buffers (the seed's ``C * num_splits`` buffers, averaged when
+    the model leaves training) gives, since the moving average is linear. In eval mode it is a
+    plain BatchNorm2d on the running statistics; the state dict has BatchNorm2d's keys and shapes.
     """
 
     def __init__(
         self,
         num_features: int,
-        virtual_batch_size: int = 32,
+        virtual_batch_size: int | None = 32,
         eps: float = 1e-5,
         momentum: float | None = 0.1,
         affine: bool = True,
+        *,
+        num_splits: int | None = None,
     ) -> None:
-        if not isinstance(virtual_batch_size, int) or virtual_batch_size < 1:
+        if num_splits is not None:
+            if not isinstance(num_splits, int) or num_splits < 1:
+                raise ValueError(f"num_splits must be a positive int, got {num_splits!r}")
+            virtual_batch_size = None  # the splits decide the ghost batches
+        elif not isinstance(virtual_batch_size, int) or virtual_batch_size < 1:
             raise ValueError(f"virtual_batch_size must be a positive int, got {virtual_batch_size!r}")
         super().__init__(num_features, eps=eps, momentum=momentum, affine=affine)
         self.virtual_batch_size = virtual_batch_size
+        self.num_splits = num_splits
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, virtual_batch_size={self.virtual_batch_size}"
+        ghost = (
+            f"num_splits={self.num_splits}"
+            if self.num_splits is not None
+            else f"virtual_batch_size={self.virtual_batch_size}"
+        )
+        return f"{super().extra_repr()}, {ghost}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return super().forward(x)
         self._check_input_dim(x)
-        chunks = x.split(self.virtual_batch_size)
+        order = self._interleaved_order(x) if self.num_splits is not None else None
+        if order is None:
+            chunks = x.split(self.virtual_batch_size)
+        else:
+            n, splits = x.shape[0], self.num_splits
+            sizes = [(n - q + splits - 1) // splits for q in range(min(splits, n))]
+            chunks = x.index_select(0, order).split(sizes)
         # No running buffers here: they are updated once below, not once per chunk.
         out = torch.cat(
             [F.batch_norm(c, None, None, self.weight, self.bias, True, 0.0, self.eps) for c in chunks]
         )
         self._update_running_stats(chunks)
+        if order is not None:  # back to the input's sample order
+            out = torch.empty_like(out).index_copy(0, order, out)
         return out
+
+    def _interleaved_order(self, x: torch.Tensor) -> torch.Tensor:
+        """Sample indices grouped by split: 0, S, 2S, ..., then 1, S+1, ... (S = num_splits)."""
+        n, splits = x.shape[0], self.num_splits
+        rows = -(-n // splits)
+        order = torch.arange(rows * splits, device=x.device).view(rows, splits).t().reshape(-1)
+        return order[order < n]
 
     @torch.no_grad()
     def _update_running_stats(self, chunks: tuple[torch.Tensor, ...]) -> None:
@@ -61,7 +94,8 @@ class GhostBatchNorm(nn.BatchNorm2d):
         var = torch.zeros_like(self.running_var)
         for c in chunks:
             # Unbiased chunk variance: what BatchNorm2d itself feeds its running_var.
-            chunk_var, chunk_mean = torch.var_mean(c.float(), dim=(0, 2, 3), correction=1)
+            wide = c.to(torch.promote_types(c.dtype, torch.float32))
+            chunk_var, chunk_mean = torch.var_mean(wide, dim=(0, 2, 3), correction=1)
             share = c.shape[0] / total
             mean += share * chunk_mean
             var += share * chunk_var

@@ -10,7 +10,13 @@ compressing to floor(theta * channels) (theta = 0.5) then 2x2 average pooling; a
 stem to 2k channels (no BN right after it: the first dense layer pre-activates it); final
 BN-ReLU, global average pool, linear. DenseNet-BC-100 is the paper's CIFAR model (three blocks
 of (100 - 4) / 6 = 16 layers, 32 -> 16 -> 8 px); DenseNet-121 keeps the ImageNet block layout
-6-12-24-16 with the CIFAR stem, as the seed (and kuangliu's pytorch-cifar) does (32 -> 4 px).
+6-12-24-16 with the CIFAR stem (32 -> 4 px).
+
+Identical to the code the seed trained: BIGBALLON/CIFAR-ZOO's ``densenet100bc`` (the seed's
+densenetbc.py) and kuangliu/pytorch-cifar's ``DenseNet121`` (the seed's densenet.py). Both put a
+dense layer's new features first, ``cat([new, x])``; the paper's figure (and torchvision) appends
+them. The two orders are equivalent up to a permutation of channels, but only this one takes
+those checkpoints by renaming keys (`zoo convert`).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ def _bn_act_conv(in_chs: int, out_chs: int, kernel_size: int) -> nn.Sequential:
 
 
 class DenseLayer(nn.Module):
-    """Bottleneck dense layer: ``cat([x, conv3x3(conv1x1(x))])``, growing x by `growth_rate`."""
+    """Bottleneck dense layer: ``cat([conv3x3(conv1x1(x)), x])``, growing x by `growth_rate`."""
 
     def __init__(self, in_chs: int, growth_rate: int, bottleneck: int = 4) -> None:
         super().__init__()
@@ -42,7 +48,7 @@ class DenseLayer(nn.Module):
         self.conv2 = _bn_act_conv(bottleneck * growth_rate, growth_rate, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([x, self.conv2(self.conv1(x))], 1)
+        return torch.cat([self.conv2(self.conv1(x)), x], 1)
 
 
 class Transition(nn.Sequential):

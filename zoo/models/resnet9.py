@@ -3,22 +3,30 @@
 Papers: Page, "How to train your ResNet", myrtle.ai blog 2018,
 https://myrtle.ai/learn/how-to-train-your-resnet/ ; He et al., "Deep Residual Learning for Image
 Recognition", CVPR 2016, arXiv:1512.03385. Seed variants: seed 001 §1.4.1 ("ResNet18 reduced by
-two residual blocks", GELU) for `resnet9`; seed 001 §1.4.2 for `fast_resnet9` (max-pool before
-BatchNorm and activation, Ghost BatchNorm with virtual batches of 32; its label smoothing and
-flip test-time augmentation belong to the training recipe, not to the model).
+two residual blocks", GELU) for `resnet9`; seed 001 §1.4.2 for `fast_resnet9`. Both are identical
+to the seed's code (resnet9.py, fastresnet9.py); where that departs from Myrtle's network:
+
+* `resnet9`: GELU instead of ReLU, and a classifier without bias (6,573,120 params).
+* `fast_resnet9` (Germer's cifar10-fast-simple network, as the seed copied it): GELU instead of
+  CELU(0.3). Otherwise Myrtle's final form: a frozen 3x3 conv to 27 patch-whitening filters
+  (`FastResNet9.init_whitening`, run by `zoo train` on the training images) and a 1x1 conv to
+  64 as the stem, max-pools before BatchNorm and activation, Ghost BatchNorm over 16 interleaved
+  splits with its scale frozen at 1, a bias-free classifier and logits scaled by 0.125.
+  6,573,849 params, 6,570,880 of them trainable. Label smoothing, EMA and flip test-time
+  augmentation belong to the training recipe, not to the model.
 
 The layout is also reused, narrower, by the Res9 family (zoo/models/res9.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import torch
 from torch import nn
 
-from ..layers import GhostBatchNorm, get_act
+from ..layers import GhostBatchNorm, PatchWhitening, get_act
 from ._base import ClassifierModel
 
 NormLayer = Callable[[int], nn.Module]
@@ -72,7 +80,8 @@ class ResNet9(ClassifierModel):
     `widths` are the channels of the stem and the three layers (Myrtle: 64, 128, 256, 512).
     `residual` builds the residual bodies, `norm_layer` every normalisation, and `stem` (a
     module giving ``widths[0]`` channels) replaces the default single 3x3 conv-norm-act.
-    Global pooling is a max over the final 4x4 map, as in the Myrtle network.
+    Global pooling is a max over the final 4x4 map, as in the Myrtle network. `fc_bias` gives
+    the classifier a bias; the logits are multiplied by `logit_scale`.
     """
 
     def __init__(
@@ -86,9 +95,12 @@ class ResNet9(ClassifierModel):
         norm_layer: NormLayer = nn.BatchNorm2d,
         pool_before_norm: bool = False,
         stem: nn.Module | None = None,
+        fc_bias: bool = True,
+        logit_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
+        self.fc_bias, self.logit_scale = fc_bias, logit_scale
         c0, c1, c2, c3 = widths
         unit = partial(conv_norm_act, act=act, norm_layer=norm_layer, pool_before_norm=pool_before_norm)
         self.stem = stem if stem is not None else unit(in_chans, c0)
@@ -96,27 +108,76 @@ class ResNet9(ClassifierModel):
         self.layer2 = unit(c1, c2, pool=True)
         self.layer3 = nn.Sequential(unit(c2, c3, pool=True), Residual(residual(c3, act, norm_layer)))
         self.num_features = c3
-        self.fc = nn.Linear(c3, num_classes)
+        self.fc = nn.Linear(c3, num_classes, bias=fc_bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.layer3(self.layer2(self.layer1(self.stem(x))))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return super().forward_head(x.amax((2, 3)), pre_logits)
+        out = super().forward_head(x.amax((2, 3)), pre_logits)
+        return out if pre_logits or self.logit_scale == 1.0 else out * self.logit_scale
+
+    def reset_classifier(self, num_classes: int) -> None:
+        super().reset_classifier(num_classes)
+        if num_classes > 0 and not self.fc_bias:
+            self.fc = nn.Linear(self.num_features, num_classes, bias=False)
+
+
+class FastResNet9(ResNet9):
+    """ResNet9 whose stem starts with a frozen `PatchWhitening` conv, to be fitted before training.
+
+    Every `GhostBatchNorm` scale is frozen (``requires_grad=False``, left at 1).
+    """
+
+    def __init__(self, num_classes: int, in_chans: int, act: str, norm_layer: NormLayer) -> None:
+        whitening = PatchWhitening(in_chans)
+        stem = nn.Sequential(
+            whitening,
+            conv_norm_act(whitening.out_channels, 64, act, kernel_size=1, norm_layer=norm_layer),
+        )
+        super().__init__(
+            num_classes,
+            in_chans,
+            act=act,
+            norm_layer=norm_layer,
+            pool_before_norm=True,
+            stem=stem,
+            fc_bias=False,
+            logit_scale=0.125,
+        )
+        for m in self.modules():
+            if isinstance(m, GhostBatchNorm):
+                m.weight.requires_grad_(False)
+
+    def init_whitening(
+        self,
+        images: torch.Tensor,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        limit: int = 10_000,
+    ) -> None:
+        """Fit the whitening filters to the first `limit` of `images` (N, C, H, W), as the seed does.
+
+        uint8 images are scaled to [0, 1] and, given `mean` and `std`, normalised the way the
+        training loader normalises them; float images are taken as model inputs already.
+        """
+        x = images[:limit]
+        if not x.is_floating_point():
+            x = x.float() / 255.0
+            if mean is not None and std is not None:
+                shape = (1, -1, 1, 1)
+                x = (x - x.new_tensor(mean).view(shape)) / x.new_tensor(std).view(shape)
+        self.stem[0].fit(x)
 
 
 def resnet9(num_classes: int = 10, in_chans: int = 3, act: str = "gelu") -> ResNet9:
-    """ResNet-9, Myrtle layout, BatchNorm, GELU by default (6,573,130 params at 10 classes)."""
-    return ResNet9(num_classes, in_chans, act=act)
+    """ResNet-9, Myrtle layout, BatchNorm, GELU, bias-free classifier (6,573,120 params)."""
+    return ResNet9(num_classes, in_chans, act=act, fc_bias=False)
 
 
 def fast_resnet9(
-    num_classes: int = 10, in_chans: int = 3, act: str = "gelu", virtual_batch_size: int = 32
-) -> ResNet9:
-    """ResNet-9 with max-pools before norm and activation and Ghost BatchNorm (6,573,130 params).
-
-    Same parameters as `resnet9`; Myrtle's frozen BN scales and 0.125 logit scale are left out,
-    since the seed does not list them.
-    """
-    norm = partial(GhostBatchNorm, virtual_batch_size=virtual_batch_size)
-    return ResNet9(num_classes, in_chans, act=act, norm_layer=norm, pool_before_norm=True)
+    num_classes: int = 10, in_chans: int = 3, act: str = "gelu", num_splits: int = 16
+) -> FastResNet9:
+    """The seed's FastResNet9: whitening stem, Ghost BatchNorm over `num_splits` splits
+    (6,573,849 params, 6,570,880 trainable)."""
+    return FastResNet9(num_classes, in_chans, act, partial(GhostBatchNorm, num_splits=num_splits))

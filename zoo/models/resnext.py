@@ -5,19 +5,23 @@ arXiv:1611.05431 (CIFAR template, section 5.3). GE variant: Hu et al., "Gather-E
 Exploiting Feature Context in Convolutional Neural Networks", NeurIPS 2018, arXiv:1810.12348.
 
 Seed variant (seed table: ResNeXt29_2x32d 2.30 M, 2x64d 9.13 M, 32x4d 4.77 M, 8x64d 34.43 M,
-GeResNeXt29_8x64d 36.33 M): the kuangliu-style CIFAR ResNeXt-29 the seed trains, which is
-three stages of three bottleneck blocks (3 x 3 x 3 layers + stem + classifier = 29), strides
-1-2-2, group width ``C x d`` in stage 1 doubling per stage, 1x1-conv + BN projection shortcuts,
-global average pool, linear. Two points where the figures decide:
+GeResNeXt29_8x64d 36.33 M): three stages of three bottleneck blocks (3 x 3 x 3 layers + stem +
+classifier = 29), strides 1-2-2, group width ``C x d`` in stage 1 doubling per stage, 1x1-conv +
+BN projection shortcuts, global average pool, linear. Each model is identical to the code the
+seed trained (same layers, state-dict shapes and outputs; `zoo convert` loads its checkpoints):
 
-* Stem: a 1x1 convolution (3 -> 64) + BN + ReLU, as in the seed's code, not the 3x3 stem of
-  the seeds' ResNets: with a 3x3 stem ResNeXt29-32x4d has 4,775,754 params = 4.78 M, off the
-  4.77 M figure (the 1x1 stem gives 4,774,218).
-* Stage output widths: the paper fixes them at 256-512-1024 for every C x d; the seed's code
-  uses twice the group width instead. Both agree when C x d = 128 (2x64d, 32x4d). For 2x32d,
-  which the paper does not list, only the seed's rule lands on 2.30 M (out 128-256-512; the
-  paper's rule gives 3.75 M); for 8x64d only the paper's does (34.43 M, as its table 7; the
-  seed's rule gives 89.60 M). Each builder states its `base_out`.
+* 2x32d, 2x64d, 32x4d: kuangliu/pytorch-cifar's ``ResNeXt29_*`` (the seed's resnext.py): a 1x1
+  stem (3 -> 64) + BN + ReLU, where the paper's CIFAR template has a 3x3 one, and stage outputs
+  of twice the group width (128-256-512 for 2x32d, which the paper does not list; 256-512-1024
+  for the others, as the paper).
+* 8x64d and GE 8x64d: BIGBALLON/CIFAR-ZOO's ``resnext29_8x64d`` / ``ge_resnext29_8x64d`` (the
+  seed's genet.py): the paper's 3x3 stem and its 256-512-1024 outputs (pytorch-cifar's 8x64d,
+  with twice-the-group-width outputs, is another network of 89.60 M params).
+
+The GE form is GE-θ+ with global extent in every block, applied to the residual branch before
+the sum: a depthwise conv spanning the whole map (32/16/8 px) + BN as the gather, then a 1x1-conv
+MLP (reduction 16, ReLU) and a sigmoid as the excite. The MLP's convs have no bias, as in
+CIFAR-ZOO; the GE paper does not fix this.
 """
 
 from __future__ import annotations
@@ -49,12 +53,13 @@ class ResNeXtBlock(Bottleneck):
         gather_excite: bool = False,
         feat_size: int | None = None,
     ) -> None:
-        attn = GatherExcite(out_chs, feat_size=feat_size) if gather_excite else None
+        attn = GatherExcite(out_chs, feat_size=feat_size, mlp_bias=False) if gather_excite else None
         super().__init__(in_chs, group_width, stride, groups=cardinality, out_chs=out_chs, attn=attn)
 
 
 class ResNeXt(ClassifierModel):
-    """CIFAR ResNeXt: 1x1 stem to 64, three stages of `depth` blocks (strides 1, 2, 2).
+    """CIFAR ResNeXt: `stem_kernel` x `stem_kernel` stem to 64, three stages of `depth` blocks
+    (strides 1, 2, 2).
 
     Stage ``i`` has group width ``cardinality * base_width * 2**i`` and output width
     ``base_out * 2**i``. `img_size` (input height = width) sizes the global Gather-Excite
@@ -71,6 +76,7 @@ class ResNeXt(ClassifierModel):
         in_chans: int = 3,
         gather_excite: bool = False,
         img_size: int = 32,
+        stem_kernel: int = 1,
     ) -> None:
         super().__init__()
         if cardinality < 1 or base_width < 1:
@@ -78,7 +84,7 @@ class ResNeXt(ClassifierModel):
                 f"ResNeXt needs cardinality >= 1 and base_width >= 1, got {cardinality}x{base_width}d"
             )
         self.num_classes = num_classes
-        self.stem = ConvBnAct(in_chans, 64, 1)
+        self.stem = ConvBnAct(in_chans, 64, stem_kernel)
         stages, in_chs, feat_size = [], 64, img_size
         for i in range(3):
             stride = 1 if i == 0 else 2
@@ -103,36 +109,37 @@ class ResNeXt(ClassifierModel):
 
 
 def resnext29_2x32d(num_classes: int = 10, in_chans: int = 3) -> ResNeXt:
-    """ResNeXt-29 2x32d, stage outputs 128-256-512 (the seed's 2 x group width; 2,297,418 params)."""
+    """ResNeXt-29 2x32d, pytorch-cifar form: 1x1 stem, outputs 128-256-512 (2,297,418 params)."""
     return ResNeXt(2, 32, base_out=128, num_classes=num_classes, in_chans=in_chans)
 
 
 def resnext29_2x64d(num_classes: int = 10, in_chans: int = 3) -> ResNeXt:
-    """ResNeXt-29 2x64d, stage outputs 256-512-1024 (9,128,778 params)."""
+    """ResNeXt-29 2x64d, pytorch-cifar form: 1x1 stem, outputs 256-512-1024 (9,128,778 params)."""
     return ResNeXt(2, 64, base_out=256, num_classes=num_classes, in_chans=in_chans)
 
 
 def resnext29_32x4d(num_classes: int = 10, in_chans: int = 3) -> ResNeXt:
-    """ResNeXt-29 32x4d, stage outputs 256-512-1024 (4,774,218 params)."""
+    """ResNeXt-29 32x4d, pytorch-cifar form: 1x1 stem, outputs 256-512-1024 (4,774,218 params)."""
     return ResNeXt(32, 4, base_out=256, num_classes=num_classes, in_chans=in_chans)
 
 
 def resnext29_8x64d(num_classes: int = 10, in_chans: int = 3) -> ResNeXt:
-    """ResNeXt-29 8x64d, stage outputs 256-512-1024 as the paper's table 7 (34,425,162 params)."""
-    return ResNeXt(8, 64, base_out=256, num_classes=num_classes, in_chans=in_chans)
+    """ResNeXt-29 8x64d, CIFAR-ZOO form: 3x3 stem, outputs 256-512-1024 (34,426,698 params)."""
+    return ResNeXt(8, 64, base_out=256, num_classes=num_classes, in_chans=in_chans, stem_kernel=3)
 
 
 def geresnext29_8x64d(num_classes: int = 10, in_chans: int = 3, img_size: int = 32) -> ResNeXt:
-    """ResNeXt-29 8x64d with Gather-Excite GE-θ+ (global extent) in every block (36,333,978 params).
+    """ResNeXt-29 8x64d (CIFAR-ZOO form) with GE-θ+ in every block (36,329,802 params).
 
-    The seed names no GE variant; GE-θ+ with global extent is the one on the 36.33 M figure and
-    the paper's strongest: per block, a depthwise conv spanning the whole map (32/16/8 px) + BN
-    as the gather, then a 1x1-conv MLP with biases (reduction 16) and a sigmoid as the excite.
-    The alternatives miss it: GE-θ- adds nothing (34.43 M), GE-θ (no MLP) gives 35.81 M, the
-    MLP on an average-pooled gather (SE-like) 34.95 M, and GE-θ/θ+ with extent 2, 4 or 8
-    (stride-2 3x3 depthwise gathers) 34.48-35.12 M.
     `img_size` must match the input's height = width, since it sizes the gather kernels.
     """
     return ResNeXt(
-        8, 64, base_out=256, num_classes=num_classes, in_chans=in_chans, gather_excite=True, img_size=img_size
+        8,
+        64,
+        base_out=256,
+        num_classes=num_classes,
+        in_chans=in_chans,
+        gather_excite=True,
+        img_size=img_size,
+        stem_kernel=3,
     )

@@ -3,7 +3,9 @@
 Papers: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
 Recognition", ICLR 2015, arXiv:1409.1556; for the _bn variants Ioffe & Szegedy, "Batch
 Normalization", ICML 2015, arXiv:1502.03167. Seed variant: VGG-A (VGG-11) of the seeds'
-BatchNorm study: configuration A's convolutions and a 512-512-512-10 classifier.
+BatchNorm study (the seed's VGG_BatchNorm/models/vgg.py): configuration A's convolutions and a
+512-512-512-10 classifier. `vgg11` is the course's VGG_A (with its VGG_A_Dropout's dropout as an
+option, on by default), `vgg11_bn` the seed's VGG_A_BatchNorm.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ CONFIGS: dict[str, tuple[int | str, ...]] = {
 class VGG(ClassifierModel):
     """VGG convolutions (32x32 pooled five times to 1x1x512), then Linear 512-512-512 -> classes.
 
-    Choices that land VGG-11 exactly on the seeds' 9,750,922 parameters: every convolution and
-    Linear keeps its bias (as in the paper and torchvision), and the hidden classifier is
-    Dropout -> Linear 512 -> 512 -> ReLU twice, the usual CIFAR VGG head (chengyangfu/pytorch-
-    vgg-cifar10); dropout adds no parameters, `drop_rate` 0.5 is the paper's. With `batch_norm`
-    a BatchNorm2d follows every convolution (the convolution keeps its bias, as torchvision's
-    vgg*_bn do). Initialisation follows torchvision: He normal (fan-out) for convolutions,
-    N(0, 0.01) for Linear layers, zero biases.
+    Without `batch_norm` (VGG-11: the seeds' 9,750,922 parameters) every convolution and Linear
+    keeps its bias, as in the paper, and the hidden classifier is Dropout -> Linear 512 -> 512 ->
+    ReLU twice (the course's VGG_A_Dropout head; `drop_rate` 0 gives its VGG_A). With
+    `batch_norm`, as the seed's VGG_A_BatchNorm: a BatchNorm2d follows every convolution and a
+    BatchNorm1d each hidden Linear, and the layers they follow have no bias (torchvision's
+    vgg*_bn keep the conv biases and have no BatchNorm1d). Initialisation follows torchvision:
+    He normal (fan-out) for convolutions, N(0, 0.01) for Linear layers, zero biases.
     """
 
     def __init__(
@@ -47,21 +49,19 @@ class VGG(ClassifierModel):
             if item == "M":
                 layers.append(nn.MaxPool2d(2))
                 continue
-            layers.append(nn.Conv2d(chs, item, 3, padding=1))
+            layers.append(nn.Conv2d(chs, item, 3, padding=1, bias=not batch_norm))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(item))
             layers.append(nn.ReLU(inplace=True))
             chs = item
         self.features = nn.Sequential(*layers)
-        self.pre_logits = nn.Sequential(
-            nn.Flatten(),
-            nn.Dropout(drop_rate),
-            nn.Linear(chs, 512),
-            nn.ReLU(inplace=True),
-            nn.Dropout(drop_rate),
-            nn.Linear(512, 512),
-            nn.ReLU(inplace=True),
-        )
+        hidden: list[nn.Module] = [nn.Flatten()]
+        for in_features in (chs, 512):
+            # Dropout stays in place (p may be 0) so the state-dict keys do not depend on it.
+            hidden += [nn.Dropout(drop_rate), nn.Linear(in_features, 512, bias=not batch_norm)]
+            hidden += [nn.BatchNorm1d(512)] if batch_norm else []
+            hidden.append(nn.ReLU(inplace=True))
+        self.pre_logits = nn.Sequential(*hidden)
         self.num_features = 512
         self.fc = nn.Linear(512, num_classes)
         self._init_weights()
@@ -70,9 +70,9 @@ class VGG(ClassifierModel):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0.0, 0.01)
+            if isinstance(m, nn.Conv2d | nn.Linear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,6 +84,6 @@ def vgg11(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.5) -> V
     return VGG(CONFIGS["A"], num_classes, in_chans, batch_norm=False, drop_rate=drop_rate)
 
 
-def vgg11_bn(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
-    """VGG-11 with BatchNorm after every convolution (9,756,426 params at 10 classes)."""
+def vgg11_bn(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.0) -> VGG:
+    """VGG-11 with BatchNorm after every bias-free conv and hidden Linear, no dropout (9,754,698 params)."""
     return VGG(CONFIGS["A"], num_classes, in_chans, batch_norm=True, drop_rate=drop_rate)

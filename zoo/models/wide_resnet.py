@@ -3,17 +3,17 @@
 Paper: Zagoruyko & Komodakis, "Wide Residual Networks", BMVC 2016, arXiv:1605.07146.
 
 Seed variant (seed table: WideResNet16x8 10.97 M, WideResNet28x10 36.49 M): WRN-d-k with
-(d - 4) / 6 pre-activation basic blocks B(3,3) per stage, widths 16k-32k-64k, strides 1-2-2,
-a 3x3 stem to 16 channels, final BN-ReLU, global average pool, linear; `dropout` between the
-two 3x3 convs of each block, as the paper's WRN-d-k-dropout (default 0.0, the plain network).
+(d - 4) / 6 pre-activation basic blocks B(3,3) per stage, widths 16k-32k-64k, strides 1-2-2
+(on each stage's first conv), a 3x3 stem to 16 channels, final BN-ReLU, global average pool,
+linear. By default identical to the seed's wideresnet.py (weiaicunzai/pytorch-cifar100's
+WideResNet), which departs from the paper in three ways:
 
-Chosen where the paper leaves it open, to land on the figures:
-
-* Every convolution carries a bias, as in the seed's code: without biases WRN-16-8 has
-  10,961,370 params (10.96 M) and WRN-28-10 36,479,194 (36.48 M), both off the seed figures.
-* Where the shape changes, the 1x1 projection shortcut reads the pre-activated input (BN-ReLU
-  shared with the residual branch), as the authors' reference code and He et al.'s
-  pre-activation ResNet do; the seed projects the raw input. Counts are the same either way.
+* Every convolution carries a bias (without them WRN-16-8 has 10,961,370 params, 10.96 M).
+* Where the shape changes, the 1x1 projection shortcut (with a bias, no BN) reads the raw block
+  input; the paper's code projects the BN-ReLU'd input shared with the residual branch
+  (`preact_shortcut=True`). Counts are the same either way.
+* Dropout 0.5 between the two 3x3 convs of every block (after the second BN-ReLU); the paper's
+  main networks have none and its WRN-d-k-dropout uses 0.3 (`dropout=` sets it, 0 for none).
 """
 
 from __future__ import annotations
@@ -29,9 +29,19 @@ from .resnet import make_stage, projection_shortcut
 
 
 class WideBasic(nn.Module):
-    """Pre-activation block: BN-ReLU-conv3x3-BN-ReLU-dropout-conv3x3, plus the shortcut."""
+    """Pre-activation block: BN-ReLU-conv3x3-BN-ReLU-dropout-conv3x3, plus the shortcut.
 
-    def __init__(self, in_chs: int, out_chs: int, stride: int = 1, dropout: float = 0.0) -> None:
+    The projection shortcut reads the raw input, or with `preact_shortcut` the BN-ReLU'd one.
+    """
+
+    def __init__(
+        self,
+        in_chs: int,
+        out_chs: int,
+        stride: int = 1,
+        dropout: float = 0.5,
+        preact_shortcut: bool = False,
+    ) -> None:
         super().__init__()
         self.norm1 = nn.BatchNorm2d(in_chs)
         self.act1 = get_act("relu")
@@ -41,11 +51,11 @@ class WideBasic(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(out_chs, out_chs, 3, 1, 1)
         self.shortcut = projection_shortcut(in_chs, out_chs, stride, norm=False)
-        self.projects = not isinstance(self.shortcut, nn.Identity)
+        self.preact_shortcut = preact_shortcut and not isinstance(self.shortcut, nn.Identity)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = self.act1(self.norm1(x))
-        shortcut = self.shortcut(pre) if self.projects else x
+        pre = self.act1(self.norm1(x))  # in-place ReLU acts on BN's output: x stays intact
+        shortcut = self.shortcut(pre if self.preact_shortcut else x)
         out = self.conv2(self.drop(self.act2(self.norm2(self.conv1(pre)))))
         return out + shortcut
 
@@ -57,9 +67,10 @@ class WideResNet(ClassifierModel):
         self,
         depth: int,
         widen_factor: int,
-        dropout: float = 0.0,
+        dropout: float = 0.5,
         num_classes: int = 10,
         in_chans: int = 3,
+        preact_shortcut: bool = False,
     ) -> None:
         super().__init__()
         if depth < 10 or (depth - 4) % 6:
@@ -72,7 +83,7 @@ class WideResNet(ClassifierModel):
         stages, in_chs = [], 16
         for i, base in enumerate((16, 32, 64)):
             out_chs = base * widen_factor
-            make_block = partial(WideBasic, out_chs=out_chs, dropout=dropout)
+            make_block = partial(WideBasic, out_chs=out_chs, dropout=dropout, preact_shortcut=preact_shortcut)
             stages.append(make_stage(make_block, in_chs, out_chs, blocks_per_stage, 1 if i == 0 else 2))
             in_chs = out_chs
         self.stages = nn.Sequential(*stages)
@@ -85,11 +96,15 @@ class WideResNet(ClassifierModel):
         return self.act(self.norm(self.stages(self.stem(x))))
 
 
-def wrn16_8(num_classes: int = 10, in_chans: int = 3, dropout: float = 0.0) -> WideResNet:
+def wrn16_8(
+    num_classes: int = 10, in_chans: int = 3, dropout: float = 0.5, preact_shortcut: bool = False
+) -> WideResNet:
     """WRN-16-8: 2 blocks per stage, widths 128-256-512 (10,965,866 params)."""
-    return WideResNet(16, 8, dropout, num_classes, in_chans)
+    return WideResNet(16, 8, dropout, num_classes, in_chans, preact_shortcut)
 
 
-def wrn28_10(num_classes: int = 10, in_chans: int = 3, dropout: float = 0.0) -> WideResNet:
+def wrn28_10(
+    num_classes: int = 10, in_chans: int = 3, dropout: float = 0.5, preact_shortcut: bool = False
+) -> WideResNet:
     """WRN-28-10: 4 blocks per stage, widths 160-320-640 (36,489,290 params)."""
-    return WideResNet(28, 10, dropout, num_classes, in_chans)
+    return WideResNet(28, 10, dropout, num_classes, in_chans, preact_shortcut)

@@ -1,1 +1,2 @@
-"""Built-in plugins. Each registers one family through the public hook, as a third party would."""
+"""Built-in plugins. Each registers one family (or the built-in recipes) through the public hooks,
+as a third party would."""

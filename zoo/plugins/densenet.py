@@ -10,8 +10,8 @@ PAPER = Paper("Densely Connected Convolutional Networks", "https://arxiv.org/abs
 def zoo_register_models(register):
     # name, params, MACs, seed figure
     for name, params, macs, seed in (
-        ("densenet100_bc", 769_162, 287_929_692, "seed table: DenseNet100_bc 0.77M (L=100, k=12)"),
-        ("densenet121", 6_956_298, 888_350_720, "seed table: DenseNet121 6.96M (k=32, CIFAR stem)"),
+        ("densenet100_bc", 769_162, 287_929_692, "DenseNet100_bc 0.77M (L=100, k=12); code: CIFAR-ZOO"),
+        ("densenet121", 6_956_298, 888_350_720, "DenseNet121 6.96M (k=32, CIFAR stem); code: pytorch-cifar"),
     ):
         register(
             ModelSpec(
@@ -21,6 +21,6 @@ def zoo_register_models(register):
                 params=params,
                 macs=macs,
                 paper=PAPER,
-                seed=seed,
+                seed=f"seed table: {seed}",
             )
         )

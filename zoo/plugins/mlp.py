@@ -37,6 +37,7 @@ def zoo_register_models(register):
                 dataset="mnist",
                 input_size=(1, 28, 28),
                 kwargs={"init": "he"},
+                recipe="mlp",
                 tags=("batchnorm",) if batch_norm else (),
             )
         )

@@ -17,10 +17,10 @@ GATHER_EXCITE = Paper(
 def zoo_register_models(register):
     # name, params, MACs, seed figure
     for name, params, macs, seed in (
-        ("resnext29_2x32d", 2_297_418, 358_814_720, "seed table: ResNeXt29_2x32d 2.30M"),
-        ("resnext29_2x64d", 9_128_778, 1_409_492_992, "seed table: ResNeXt29_2x64d 9.13M"),
-        ("resnext29_32x4d", 4_774_218, 772_483_072, "seed table: ResNeXt29_32x4d 4.77M"),
-        ("resnext29_8x64d", 34_425_162, 5_385_693_184, "seed table: ResNeXt29_8x64d 34.43M"),
+        ("resnext29_2x32d", 2_297_418, 358_814_720, "ResNeXt29_2x32d 2.30M; code: pytorch-cifar"),
+        ("resnext29_2x64d", 9_128_778, 1_409_492_992, "ResNeXt29_2x64d 9.13M; code: pytorch-cifar"),
+        ("resnext29_32x4d", 4_774_218, 772_483_072, "ResNeXt29_32x4d 4.77M; code: pytorch-cifar"),
+        ("resnext29_8x64d", 34_426_698, 5_387_266_048, "ResNeXt29_8x64d 34.43M; code: CIFAR-ZOO"),
     ):
         register(
             ModelSpec(
@@ -30,7 +30,7 @@ def zoo_register_models(register):
                 params=params,
                 macs=macs,
                 paper=RESNEXT,
-                seed=seed,
+                seed=f"seed table: {seed}",
             )
         )
     register(
@@ -38,10 +38,10 @@ def zoo_register_models(register):
             name="geresnext29_8x64d",
             family="resnext",
             builder=resnext.geresnext29_8x64d,
-            params=36_333_978,
-            macs=5_387_585_536,
+            params=36_329_802,
+            macs=5_389_158_400,
             paper=GATHER_EXCITE,
-            seed="seed table: GeResNeXt29_8x64d 36.33M (GE-θ+, global extent)",
+            seed="seed table: GeResNeXt29_8x64d 36.33M (GE-θ+, global extent); code: CIFAR-ZOO genet",
             kwargs={"img_size": 32},
             tags=("attention",),
             description="ResNeXt-29 8x64d with Gather-Excite (GE-θ+) in every block",

@@ -6,14 +6,14 @@ from zoo.models import vgg
 PAPER = Paper(
     "Very Deep Convolutional Networks for Large-Scale Image Recognition", "https://arxiv.org/abs/1409.1556"
 )
-SEED = "VGG-A of the seeds' BatchNorm study (config A, classifier 512-512-512-10)"
+SEED = "VGG-A of the seeds' BatchNorm study (config A, classifier 512-512-512-10); code:"
 
 
 @hookimpl
 def zoo_register_models(register):
-    for name, builder, params, tags in (
-        ("vgg11", vgg.vgg11, 9_750_922, ()),
-        ("vgg11_bn", vgg.vgg11_bn, 9_756_426, ("batchnorm",)),
+    for name, builder, params, drop_rate, tags, code in (
+        ("vgg11", vgg.vgg11, 9_750_922, 0.5, (), "the course's VGG_A"),
+        ("vgg11_bn", vgg.vgg11_bn, 9_754_698, 0.0, ("batchnorm",), "the seed's VGG_A_BatchNorm"),
     ):
         register(
             ModelSpec(
@@ -23,8 +23,8 @@ def zoo_register_models(register):
                 params=params,
                 macs=153_293_824,
                 paper=PAPER,
-                seed=SEED,
-                kwargs={"drop_rate": 0.5},
+                seed=f"{SEED} {code}",
+                kwargs={"drop_rate": drop_rate},
                 tags=tags,
             )
         )

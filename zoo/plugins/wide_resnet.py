@@ -21,7 +21,7 @@ def zoo_register_models(register):
                 params=params,
                 macs=macs,
                 paper=PAPER,
-                seed=seed,
-                kwargs={"dropout": 0.0},
+                seed=f"{seed}; code: weiaicunzai/pytorch-cifar100",
+                kwargs={"dropout": 0.5, "preact_shortcut": False},
             )
         )

@@ -16,13 +16,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .budget import parse_duration
     from .config import TrainConfig, TrainConfigError
     from .engine import TrainResult, train
-    from .loop import NonFiniteLossError
+    from .loop import DivergedError, NonFiniteLossError, TrainingFailedError
     from .recipes import Recipe, RecipeError, get_recipe, list_recipes
     from .state import OutputDirError
 
 _EXPORTS = {
+    "DivergedError": "loop",
+    "TrainingFailedError": "loop",
+    "parse_duration": "budget",
     "NonFiniteLossError": "loop",
     "OutputDirError": "state",
     "Recipe": "recipes",
@@ -36,6 +40,9 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "DivergedError",
+    "TrainingFailedError",
+    "parse_duration",
     "NonFiniteLossError",
     "OutputDirError",
     "Recipe",

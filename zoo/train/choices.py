@@ -6,3 +6,5 @@ SCHEDULERS = ("plateau", "step", "linear", "exponential", "cosine", "cyclic", "o
 # Schedules that move the learning rate every batch; the others move it once per epoch.
 PER_STEP_SCHEDULERS = ("linear", "cosine", "cyclic", "onecycle")
 LOSSES = ("ce", "bce", "mse", "huber", "smooth_l1", "multilabel_soft_margin")
+# Autocast precisions; "auto" lets zoo.train.runtime choose by device.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .._errors import ZooError
-from .choices import LOSSES, MOMENTUM_FREE_OPTIMIZERS, OPTIMIZERS, SCHEDULERS
+from .choices import LOSSES, MOMENTUM_FREE_OPTIMIZERS, OPTIMIZERS, PRECISIONS, SCHEDULERS
 from .recipes import HYPER_PARAMETERS, Recipe, RecipeError, default_recipe_name, get_recipe
 
 
@@ -18,7 +19,17 @@ class TrainConfigError(ZooError, ValueError):
 
 # Settings that change how a run executes but not what it computes (up to float rounding);
 # a resumed run may change them, every other field must match the saved run.
-RUNTIME_FIELDS = ("device", "amp", "channels_last", "compile", "data_dir")
+RUNTIME_FIELDS = (
+    "device",
+    "precision",
+    "channels_last",
+    "compile",
+    "data_dir",
+    "eval_every",
+    "limit_test",
+    "time_budget",
+    "download",
+)
 
 
 @dataclass(frozen=True)
@@ -31,10 +42,15 @@ class TrainConfig:
     seed: int = 0
     limit_train: int | None = None
     device: str | None = None  # None: CUDA when available, else CPU
-    amp: bool = False
-    channels_last: bool = False
+    precision: str = "auto"  # auto: bf16 autocast where the device has it natively (zoo.train.runtime)
+    channels_last: bool | None = None  # None: on for image models on CPU and CUDA
     compile: bool = False
     data_dir: str | None = None
+    download: bool = False  # download the data set into an explicit data_dir too (see zoo.data.load_dataset)
+    eval_every: int = 1  # evaluate every K epochs (and always after the last)
+    limit_test: int | None = None  # evaluate on a seeded N-image subset of the test split
+    time_budget: float | None = None  # seconds for training + evaluation: sets the epoch count
+    init_from: str | None = None  # "MODEL.TAG": start from these published weights (fine-tuning)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -43,6 +59,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        if "amp" in data:  # configs written before --precision: amp meant bf16 (fp16 on older GPUs)
+            data["precision"] = "auto" if data.pop("amp") else "fp32"
         return cls(**{**data, "recipe": Recipe(**data["recipe"])})
 
     def model_options(self) -> dict[str, Any]:
@@ -84,8 +103,16 @@ def _check_range(name: str, value: Any, ok: bool, expected: str) -> None:
         raise TrainConfigError(f"{name} = {value!r} is out of range: it must be {expected}")
 
 
+def _check_finite(config: TrainConfig) -> None:
+    # inf passes every range check below (and nan fails them with an unclear message).
+    for name, value in {**config.recipe.to_dict(), **config.to_dict()}.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TrainConfigError(f"{name} = {value!r} is not a finite number: give a finite value")
+
+
 def validate(config: TrainConfig, explicit: set[str] = frozenset()) -> None:
     """Raise TrainConfigError for the first unusable value. `explicit`: options the user gave."""
+    _check_finite(config)
     r = config.recipe
     _check_choice("optimizer", r.optimizer, OPTIMIZERS)
     _check_choice("scheduler", r.scheduler, SCHEDULERS)
@@ -101,8 +128,14 @@ def validate(config: TrainConfig, explicit: set[str] = frozenset()) -> None:
     _check_range("warmup", r.warmup, 0 < r.warmup < 1, "in (0, 1)")
     _check_range("crop_padding", r.crop_padding, r.crop_padding >= 0, ">= 0")
     _check_range("cutout", r.cutout, r.cutout >= 0, ">= 0")
-    if config.limit_train is not None:
-        _check_range("limit_train", config.limit_train, config.limit_train >= 1, "an int >= 1")
+    for name in ("limit_train", "limit_test"):
+        value = getattr(config, name)
+        if value is not None:
+            _check_range(name, value, isinstance(value, int) and value >= 1, "an int >= 1")
+    _check_range("eval_every", config.eval_every, config.eval_every >= 1, "an int >= 1")
+    _check_choice("precision", config.precision, PRECISIONS)
+    if config.time_budget is not None:
+        _check_range("time_budget", config.time_budget, 0 < config.time_budget < 1e7, "a duration > 0")
     if r.momentum is not None:
         _check_range("momentum", r.momentum, 0 <= r.momentum < 1, "in [0, 1)")
     if "momentum" in explicit and r.optimizer in MOMENTUM_FREE_OPTIMIZERS:
@@ -121,8 +154,8 @@ def resolve_config(
     spec = zoo.model_info(model)
     if "." in model:
         raise TrainConfigError(
-            f"model {model!r} names a weights tag; training starts from scratch, so name the model alone "
-            f"({spec.name!r})"
+            f"model {model!r} names a weights tag; name the model alone ({spec.name!r}), and to "
+            f"fine-tune from those weights add --init-from {model}"
         )
     try:
         base = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_name(spec.name))
@@ -132,7 +165,26 @@ def resolve_config(
     validate(config, {k for k, v in overrides.items() if v is not None})
     if config.act is not None:
         _check_act(spec, config.act)
+    if config.init_from is not None:
+        config = dataclasses.replace(config, init_from=_resolve_init(spec, config.init_from))
     return config
+
+
+def _resolve_init(spec: Any, name: str) -> str:
+    """``--init-from MODEL[.TAG]`` as ``"MODEL.TAG"`` (default tag if none), checked before any loading."""
+    from zoo._builder import resolve_weights_tag
+    from zoo._registry import split_name
+
+    base = split_name(name)[0]
+    if base != spec.name:
+        raise TrainConfigError(
+            f"--init-from {name!r}: weights of {base!r} do not fit {spec.name!r}; give {spec.name}[.TAG] "
+            f"(`zoo info {spec.name}` lists its weights)"
+        )
+    try:
+        return f"{base}.{resolve_weights_tag(name, True)}"
+    except ZooError as error:
+        raise TrainConfigError(f"--init-from {name!r}: {error}") from None
 
 
 def _takes_act(builder: Any) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import random
 import time
@@ -12,22 +12,26 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 import zoo
 from zoo._device import device_description
-from zoo.checkpoint import MODEL_FILE, read_metadata, save_model
+from zoo.checkpoint import MODEL_FILE, load_state, read_metadata, save_model
 
+from .budget import fit_run_to_budget
 from .config import TrainConfig, TrainConfigError, resolve_config, resolve_resume
 from .distributed import DistContext, context_from_env, pick_device
 from .loaders import build_data
-from .loop import NonFiniteLossError, choose_precision, evaluate, train_one_epoch
+from .loop import DivergenceGuard, TrainingFailedError, evaluate, train_one_epoch
 from .optim import build_loss, build_optimizer, build_schedule
 from .recipes import Recipe
+from .record import banner, config_record
 from .report import EpochProgress, MetricsLog, plot_history, summary_line
+from .rundir import claim_run_dir, interrupt_as_error
+from .runtime import choose_channels_last, choose_precision
 from .state import (
     BEST_DIR,
     CHECKPOINT_DIR,
+    CONFIG_FILE,
     OutputDirError,
     capture_rng,
     check_fresh_out,
@@ -36,13 +40,14 @@ from .state import (
     optimizer_state,
     recover,
     restore_rng,
+    save_best,
     save_checkpoint,
+    saved_config,
     write_json_atomic,
 )
 
 logger = logging.getLogger("zoo")
 
-CONFIG_FILE = "config.json"
 RESULT_FILE = "result.json"
 
 
@@ -84,16 +89,25 @@ def train(
         data_dir: where the data set lives (default: `zoo.data.default_data_dir()`).
         resume: continue the run in `out` from its last checkpoint (its saved config is used; runtime
             settings such as device may change, other options must match it).
-        **overrides: recipe fields (lr, epochs, optimizer, ...) and run settings (seed, device, amp,
-            channels_last, compile, limit_train, act); None values are ignored.
+        **overrides: recipe fields (lr, epochs, optimizer, ...) and run settings (seed, device,
+            precision, channels_last, compile, limit_train, limit_test, eval_every, time_budget in
+            seconds, act); None values are ignored. With `time_budget` the epoch count is measured
+            to fit it (`epochs`, when given too, caps it).
 
     Under torchrun (RANK/WORLD_SIZE/LOCAL_RANK set) every process calls this; they train with
     DistributedDataParallel and rank 0 alone writes files.
     """
+    started = time.perf_counter()
     out = Path(out)
     ctx = context_from_env()
+    # One run per --out, claimed before anything loads; Ctrl-C says what was saved.
+    with claim_run_dir(out, enabled=ctx.is_main), interrupt_as_error(out, model, enabled=ctx.is_main):
+        return _train(model, recipe, out, data_dir, resume, ctx, started, overrides)
+
+
+def _train(model, recipe, out, data_dir, resume, ctx, started, overrides) -> TrainResult:
     if resume:
-        config = resolve_resume(_saved_config(out), model, recipe, data_dir, overrides)
+        config = resolve_resume(saved_config(out), model, recipe, data_dir, overrides)
     else:
         check_fresh_out(out)
         config = resolve_config(model, recipe, data_dir, overrides)
@@ -101,22 +115,13 @@ def train(
     ctx.start(device)
     try:
         ctx.barrier()  # every rank has looked at --out before rank 0 writes into it
-        result = _Run(config, out, ctx, resume).fit()
+        run = _Run(config, out, ctx, resume, started, max_epochs=overrides.get("epochs"))
+        result = run.fit()
         # Rank 0 finishes later (plots): tearing gloo down while a peer still runs can abort a rank.
         ctx.barrier()
         return result
     finally:
         ctx.stop()
-
-
-def _saved_config(out: Path) -> dict[str, Any]:
-    path = out / CONFIG_FILE
-    if not path.is_file():
-        raise OutputDirError(f"--resume: nothing to resume in {out} (no {CONFIG_FILE}); run without --resume")
-    try:
-        return json.loads(path.read_text())["config"]
-    except (json.JSONDecodeError, KeyError) as error:
-        raise OutputDirError(f"--resume: {path} is not a zoo run config ({error})") from None
 
 
 def _seed_everything(seed: int) -> None:
@@ -128,32 +133,45 @@ def _seed_everything(seed: int) -> None:
 class _Run:
     """One call of `train`: builds everything, restores a checkpoint if resuming, runs the epochs."""
 
-    def __init__(self, config: TrainConfig, out: Path, ctx: DistContext, resume: bool) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        out: Path,
+        ctx: DistContext,
+        resume: bool,
+        started: float,
+        max_epochs: int | None = None,
+    ) -> None:
         self.config, self.recipe, self.out, self.ctx, self.resume = config, config.recipe, out, ctx, resume
         self.device = ctx.device
         self.spec = zoo.model_info(config.model)
+        self.started, self.max_epochs, self.budget = started, max_epochs, None
+        self.guard = DivergenceGuard()
 
     def fit(self) -> TrainResult:
-        recipe, ctx = self.recipe, self.ctx
+        ctx = self.ctx
         # Built before seeding: importing rich draws from Python's `random`, which would make the saved
         # RNG states depend on what this process had imported before.
         progress = EpochProgress(ctx.is_main)
         self._build()
+        recipe = self.recipe  # the budget, if any, has set its epochs now
         start, step, history, best = self._restore() if self.resume else (0, 0, [], None)
-        self.record = self._config_record()
+        self.record = config_record(self)
         metrics = MetricsLog(self.out)
         if ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             write_json_atomic(self.out / CONFIG_FILE, self.record)
             metrics.rewrite(history)
-            logger.info(self._banner(start))
+            logger.info(banner(self, start))
         for epoch in range(start + 1, recipe.epochs + 1):
             row, step = self._epoch(epoch, step, progress)
             history.append(row)
-            if self.data.has_val and (best is None or row["val_acc"] > best["val_acc"]):
+            evaluated = row["val_acc"] is not None
+            if self.data.has_val and evaluated and (best is None or row["val_acc"] > best["val_acc"]):
                 best = {"epoch": epoch, "val_loss": row["val_loss"], "val_acc": row["val_acc"]}
                 if ctx.is_main:
-                    self._save_model(self.out / BEST_DIR, epoch, val_acc=row["val_acc"])
+                    record = {"epoch": epoch, "val_acc": row["val_acc"], "model": self.config.model}
+                    save_best(self.out, lambda d: self._save_model(d, epoch, val_acc=row["val_acc"]), record)
             self._checkpoint(epoch, step, history, best)
             if ctx.is_main:
                 metrics.append(row)
@@ -164,24 +182,38 @@ class _Run:
         config, recipe, ctx = self.config, self.recipe, self.ctx
         _seed_everything(config.seed)
         try:
-            model = zoo.create(config.model, num_classes=self.spec.num_classes, **config.model_options())
+            # With --init-from "MODEL.TAG", create loads those weights (a new classifier if the sizes differ).
+            model = zoo.create(
+                config.init_from or config.model, num_classes=self.spec.num_classes, **config.model_options()
+            )
         except ValueError as error:  # the builder refusing an option value, e.g. an unknown --act
             raise TrainConfigError(
                 f"cannot build {config.model} with {config.model_options()}: {error}"
             ) from None
-        memory_format = torch.channels_last if config.channels_last else torch.preserve_format
+        channels_last = choose_channels_last(self.device, model, config.channels_last)
+        self.config = config = dataclasses.replace(config, channels_last=channels_last)
+        memory_format = torch.channels_last if channels_last else torch.preserve_format
         self.model = model = model.to(self.device, memory_format=memory_format)
         if ctx.rank:  # DDP copies rank 0's weights; other draws (dropout) should differ between ranks
             torch.manual_seed(config.seed + ctx.rank)
         self.data = build_data(config, self.spec.dataset, self.spec.num_classes, ctx, self.device)
+        if not self.resume and hasattr(model, "init_whitening"):  # data-dependent init (fast_resnet9's stem)
+            model.init_whitening(self.data.train.images, *self.data.normalisation)
         self.optimizer = build_optimizer(model.parameters(), recipe)
-        self.schedule = build_schedule(self.optimizer, recipe, len(self.data.train))
         self.loss_fn = build_loss(recipe, self.spec.num_classes)
-        self.precision = choose_precision(self.device, config.amp)
+        try:
+            self.precision = choose_precision(self.device, config.precision)
+        except ValueError as error:
+            raise TrainConfigError(str(error)) from None
         self.scaler = self.precision.make_scaler()
         net = ctx.wrap(model)
         self.net = torch.compile(net) if config.compile else net
         self.eval_net = torch.compile(model) if config.compile else model
+        if config.time_budget is not None and not self.resume:
+            self.budget = fit_run_to_budget(self)
+            self.recipe = dataclasses.replace(self.recipe, epochs=self.budget.epochs)
+            self.config = dataclasses.replace(self.config, recipe=self.recipe)
+        self.schedule = build_schedule(self.optimizer, self.recipe, len(self.data.train))
 
     def _epoch(self, epoch: int, step: int, progress: EpochProgress) -> tuple[dict[str, Any], int]:
         """Train one epoch, evaluate, step the schedule: the epoch's metrics row and the new global step."""
@@ -202,16 +234,26 @@ class _Run:
                 global_step=step,
                 ctx=self.ctx,
                 progress=progress,
+                guard=self.guard,
             )
-        except NonFiniteLossError as error:
-            raise NonFiniteLossError(f"{error}; training stopped. {self._kept(epoch - 1)}") from None
+        except TrainingFailedError as error:
+            raise type(error)(f"{error}; training stopped. {self._kept(epoch - 1)}") from None
         finally:
             progress.stop()
         self.ctx.broadcast_buffers(self.model)
-        eval_loss, eval_acc = evaluate(
-            self.eval_net, data.eval, self.loss_fn, self.precision, tta=recipe.tta, ctx=self.ctx
-        )
-        self.schedule.after_epoch(eval_loss)
+        eval_loss = eval_acc = None
+        if epoch % self.config.eval_every == 0 or epoch == recipe.epochs:
+            progress.start_eval(epoch, recipe.epochs, len(data.eval), data.eval_split)
+            try:
+                eval_loss, eval_acc = evaluate(
+                    self.eval_net, data.eval, self.loss_fn, self.precision, tta=recipe.tta, ctx=self.ctx,
+                    progress=progress,
+                )  # fmt: skip
+            finally:
+                progress.stop()
+            self.schedule.after_epoch(eval_loss)
+        elif not self.schedule.needs_eval:
+            self.schedule.after_epoch(None)
         row = {
             "epoch": epoch,
             "train_loss": stats.loss,
@@ -228,41 +270,11 @@ class _Run:
         }
         return row, stats.global_step
 
-    def _banner(self, start: int) -> str:
-        r, d = self.recipe, self.data
-        sizes = f"{d.sizes['train']} train / {d.sizes['val'] or d.sizes['test']} {d.eval_split}"
-        where = f"{self.device}" + (f" x{self.ctx.world_size} processes" if self.ctx.enabled else "")
-        resumed = f", resuming after epoch {start}" if start else ""
-        return (
-            f"training {self.config.model} on {d.identity} ({sizes}) with recipe {r.name}: {r.epochs} "
-            f"epochs, batch {r.batch_size}, {r.optimizer} lr {r.lr:g}, {r.scheduler}, {r.loss} on "
-            f"{where}{resumed} -> {self.out}"
-        )
-
     def _kept(self, epoch: int) -> str:
         advice = "a lower --lr (in a new run: another --out) usually helps"
         if epoch == 0:
             return f"No checkpoint was written (the first epoch failed); {advice}"
         return f"{self.out / CHECKPOINT_DIR} still holds epoch {epoch}; {advice}"
-
-    def _config_record(self) -> dict[str, Any]:
-        r, d = self.recipe, self.data
-        return {
-            "config": self.config.to_dict(),
-            "recipe_source": r.source,
-            "recipe_claim": r.claim,
-            "dataset": {
-                "name": self.spec.dataset,
-                "identity": d.identity,
-                "eval_split": d.eval_split,
-                **d.sizes,
-            },
-            "device": str(self.device),
-            "precision": str(self.precision.dtype or torch.float32),
-            "world_size": self.ctx.world_size,
-            "steps_per_epoch": len(d.train),
-            "versions": {"zoo": zoo.__version__, "torch": torch.__version__},
-        }
 
     def _save_model(self, path: Path, epoch: int, **extra: Any) -> Path:
         return save_model(
@@ -300,6 +312,7 @@ class _Run:
             "history": history,
             "world_size": self.ctx.world_size,
             "config": self.config.to_dict(),
+            "divergence_guard": self.guard.state_dict(),
         }
         save_checkpoint(self.out, lambda d: self._save_model(d, epoch), {**opt_tensors, **rng_tensors}, info)
 
@@ -325,9 +338,11 @@ class _Run:
                 self.data.identity,
                 metadata.get("zoo.dataset"),
             )
-        self.model.load_state_dict(load_file(str(model_file)))
+        self.model.load_state_dict(load_state(model_file))
         load_optimizer_state(self.optimizer, tensors, info["optimizer"])
         self.schedule.load_state_dict(info["scheduler"])
+        if info.get("divergence_guard"):
+            self.guard.load_state_dict(info["divergence_guard"])
         if self.scaler is not None and info.get("scaler"):
             self.scaler.load_state_dict(info["scaler"])
         # Restored last: everything built above may have drawn random numbers.
@@ -349,7 +364,7 @@ class _Run:
             final["test_loss"], final["test_acc"] = self._test()
             if best is not None:
                 self.ctx.barrier()  # rank 0 wrote best/ before every rank reads it
-                self.model.load_state_dict(load_file(str(best_path)))
+                self.model.load_state_dict(load_state(best_path))
                 best = dict(best)
                 best["test_loss"], best["test_acc"] = self._test()
         result = TrainResult(

@@ -39,8 +39,9 @@ def build_data(
     from zoo.data import Augment, DeviceLoader, load_dataset, split_validation
 
     recipe = config.recipe
-    train_ds = load_dataset(dataset, "train", config.data_dir)
-    test_ds = load_dataset(dataset, "test", config.data_dir, warn=False)  # same files: warned once
+    download = config.download or None  # None: only into the default data dir
+    train_ds = load_dataset(dataset, "train", config.data_dir, download=download)
+    test_ds = load_dataset(dataset, "test", config.data_dir, download=download, warn=False)  # warned once
     if train_ds.num_classes != num_classes:
         raise TrainConfigError(
             f"{config.model} predicts {num_classes} classes, but {train_ds.identity} has "
@@ -55,6 +56,9 @@ def build_data(
         # A seeded random subset (not the first N) keeps the classes roughly balanced.
         chosen = torch.randperm(len(train_ds), generator=torch.Generator().manual_seed(config.seed))
         train_ds = train_ds.subset(chosen[: config.limit_train].sort().values)
+    if config.limit_test is not None and config.limit_test < len(test_ds):
+        chosen = torch.randperm(len(test_ds), generator=torch.Generator().manual_seed(config.seed))
+        test_ds = test_ds.subset(chosen[: config.limit_test].sort().values)
     val_ds = None
     if recipe.val_size:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 
@@ -12,37 +11,56 @@ from torch import nn
 from .distributed import DistContext
 from .optim import Schedule
 from .report import EpochProgress
+from .runtime import Precision
 
 _NO_STEP = torch.iinfo(torch.int64).max
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite; the message names the step."""
+class TrainingFailedError(FloatingPointError):
+    """Training stopped because the loss went bad; the message names the step."""
 
 
-@dataclass(frozen=True)
-class Precision:
-    """The autocast dtype (None: full precision) and whether fp16 needs a gradient scaler."""
-
-    device_type: str
-    dtype: torch.dtype | None
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=self.dtype)
-
-    def make_scaler(self) -> torch.amp.GradScaler | None:
-        return torch.amp.GradScaler(self.device_type) if self.dtype == torch.float16 else None
+class NonFiniteLossError(TrainingFailedError):
+    """The training loss became NaN or infinite."""
 
 
-def choose_precision(device: torch.device, amp: bool) -> Precision:
-    """bf16 autocast where the device has it (CPU, recent GPUs), fp16 + loss scaling on older GPUs."""
-    if not amp:
-        return Precision(device.type, None)
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return Precision("cuda", torch.float16)
-    return Precision(device.type, torch.bfloat16)
+class DivergedError(TrainingFailedError):
+    """The training loss stayed far above its starting value: the run is diverging."""
+
+
+class DivergenceGuard:
+    """Stops a run whose loss stays above `factor` x its starting value for `patience` steps.
+
+    The start is the mean loss of the first `warmup` steps. A diverging run rarely turns NaN quickly
+    (a too-high lr lets the loss sit at 20x chance for hundreds of steps), so a finite-loss check alone
+    lets it burn the whole budget and publish noise.
+    """
+
+    def __init__(self, factor: float = 3.0, patience: int = 20, warmup: int = 5) -> None:
+        self.factor, self.patience, self.warmup = factor, patience, warmup
+        self.start: float | None = None
+        self._sum, self._steps, self.streak = 0.0, 0, 0
+
+    def observe(self, mean_loss: float, steps: int) -> float | None:
+        """Feed the mean loss of the last `steps` steps; the start loss when the run is diverging."""
+        if self.start is None:
+            self._sum, self._steps = self._sum + mean_loss * steps, self._steps + steps
+            if self._steps >= self.warmup:
+                self.start = self._sum / self._steps
+            return None
+        self.streak = self.streak + steps if mean_loss > self.factor * self.start else 0
+        return self.start if self.streak >= self.patience else None
+
+    def state_dict(self) -> dict:
+        return {"start": self.start, "sum": self._sum, "steps": self._steps, "streak": self.streak}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.start, self._sum, self._steps, self.streak = (
+            state["start"],
+            state["sum"],
+            state["steps"],
+            state["streak"],
+        )
 
 
 @dataclass
@@ -73,14 +91,17 @@ def train_one_epoch(
     global_step: int,
     ctx: DistContext,
     progress: EpochProgress,
+    guard: DivergenceGuard | None = None,
 ) -> EpochStats:
-    """Train `net` for one pass over `loader`; raise NonFiniteLossError at the first bad loss."""
+    """Train `net` for one pass over `loader`; raise NonFiniteLossError at the first bad loss and
+    DivergedError when `guard` sees the loss stay far above its start."""
     device = ctx.device
     net.train()
     sums = torch.zeros(2, dtype=torch.float64, device=device)  # loss * n, correct
     seen = 0  # images: a host count, so no step copies a scalar to the device
     first_bad = torch.full((), _NO_STEP, dtype=torch.int64, device=device)
     bad_value = torch.zeros((), device=device)
+    interval = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, steps since the last look
     batches, every = len(loader), _sync_interval(device)
     lr = optimizer.param_groups[0]["lr"]
     start = time.perf_counter()
@@ -105,6 +126,7 @@ def train_one_epoch(
         n = y.numel()
         seen += n
         sums += torch.stack([loss.double() * n, (logits.detach().argmax(1) == y).sum().double()])
+        interval += torch.stack([loss.double(), torch.ones((), dtype=torch.float64, device=device)])
         if (index + 1) % every == 0 or index + 1 == batches:
             bad = int(ctx.all_reduce(first_bad, "min"))
             if bad != _NO_STEP:
@@ -113,6 +135,16 @@ def train_one_epoch(
                     f"non-finite training loss ({value}) at epoch {epoch}, batch {bad + 1} of {batches} "
                     f"(global step {global_step + bad + 1})"
                 )
+            if guard is not None:
+                loss_sum, steps = ctx.all_reduce(interval).tolist()
+                start_loss = guard.observe(loss_sum / steps, int(steps) // ctx.world_size)
+                if start_loss is not None:
+                    raise DivergedError(
+                        f"training diverged: the loss stayed above {guard.factor:g}x its start "
+                        f"({start_loss:.3g}) for {guard.streak} steps, now {loss_sum / steps:.3g} at epoch "
+                        f"{epoch}, batch {index + 1} of {batches} (lr {lr:.3g})"
+                    )
+                interval.zero_()
             if progress.enabled:
                 loss_sum, correct = sums.tolist()
                 elapsed = time.perf_counter() - start
@@ -129,7 +161,14 @@ def train_one_epoch(
 
 @torch.no_grad()
 def evaluate(
-    net: nn.Module, loader, loss_fn: nn.Module, precision: Precision, *, tta: bool, ctx: DistContext
+    net: nn.Module,
+    loader,
+    loss_fn: nn.Module,
+    precision: Precision,
+    *,
+    tta: bool,
+    ctx: DistContext,
+    progress: EpochProgress | None = None,
 ) -> tuple[float, float]:
     """(mean loss, accuracy) over `loader`, across ranks; `tta` averages logits with the h-flipped input."""
     net.eval()
@@ -138,7 +177,7 @@ def evaluate(
     seen = 0
     # Under DDP the loader pads the last rank's share with repeats; count every image once.
     remaining = loader.num_samples - loader.num_padded
-    for x, y in loader:
+    for index, (x, y) in enumerate(loader):
         if remaining < len(y):
             x, y = x[:remaining], y[:remaining]
         remaining -= len(y)
@@ -151,6 +190,8 @@ def evaluate(
         n = y.numel()
         seen += n
         sums += torch.stack([loss_fn(logits, y).double() * n, (logits.argmax(1) == y).sum().double()])
+        if progress is not None:
+            progress.update(index + 1)
     totals = torch.cat([sums, torch.tensor([seen], dtype=torch.float64, device=device)])
     loss_sum, correct, seen = ctx.all_reduce(totals).tolist()
     return loss_sum / max(seen, 1), correct / max(seen, 1)

@@ -49,7 +49,12 @@ class Schedule:
         if self.per_step:
             self.scheduler.step()
 
-    def after_epoch(self, eval_loss: float) -> None:
+    @property
+    def needs_eval(self) -> bool:
+        """Whether the schedule reads the evaluated loss (and so steps only after an evaluation)."""
+        return isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+
+    def after_epoch(self, eval_loss: float | None) -> None:
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step(eval_loss)
         elif not self.per_step:
@@ -92,18 +97,34 @@ def build_schedule(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_e
             optimizer, base_lr=recipe.lr / 10, max_lr=recipe.lr, step_size_up=half, cycle_momentum=False
         )
     elif name == "onecycle":
-        # Momentum stays as configured: cycling it would need a momentum the optimizer may not have.
-        scheduler = sched.OneCycleLR(
-            optimizer,
-            max_lr=recipe.lr,
-            total_steps=total_steps,
-            pct_start=recipe.warmup,
-            anneal_strategy="linear",
-            cycle_momentum=False,
-        )
+        scheduler = sched.LambdaLR(optimizer, OneCycle(total_steps, recipe.warmup))
     else:
         raise ValueError(f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
     return Schedule(scheduler, per_step=name in PER_STEP_SCHEDULERS)
+
+
+class OneCycle:
+    """The one-cycle lr factor of Smith & Topin (arXiv:1708.07120), linear in both phases: from 1/25
+    up to 1 over the first `warmup` fraction of `total_steps`, then down to 1/25e4 at the last step.
+
+    The shape of torch's OneCycleLR(anneal_strategy="linear"), without its failure on short runs (it
+    divides by zero when the warmup rounds to one step, and raises when stepped past its total):
+    any run of one or more steps works here, with at least one warmup step when it has two.
+    """
+
+    initial, final = 1 / 25, 1 / 25e4
+
+    def __init__(self, total_steps: int, warmup: float) -> None:
+        self.total_steps = max(1, int(total_steps))
+        self.warmup_steps = min(max(1, round(warmup * self.total_steps)), self.total_steps - 1)
+
+    def __call__(self, step: int) -> float:
+        up, total = self.warmup_steps, self.total_steps
+        if step < up:
+            return self.initial + (1 - self.initial) * step / up
+        # The last optimizer step (step total - 1) runs at the final lr; later calls stay there.
+        down = max(1, total - 1 - up)
+        return 1 + (self.final - 1) * min(1.0, (step - up) / down)
 
 
 class OneHotLoss(nn.Module):

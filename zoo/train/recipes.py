@@ -1,12 +1,14 @@
 """Named training recipes: every hyper-parameter of a published training run, in one frozen record.
 
-A recipe names its source and the claim it reproduces. Options given to `zoo.train.train` (or on
-the command line) override single fields: recipe defaults < explicit options.
+A recipe names its source and the claim it reproduces. Plugins register recipes through the
+``zoo_register_recipes`` hook (the built-in ones come from zoo/plugins/recipes.py); a model's spec
+may name its default. Options given to `zoo.train.train` (or on the command line) override single
+fields: recipe defaults < explicit options.
 """
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from dataclasses import dataclass, fields
 
 from .._errors import ZooError
@@ -62,95 +64,85 @@ class Recipe:
 DESCRIPTIVE_FIELDS = ("name", "source", "claim")
 HYPER_PARAMETERS = tuple(f.name for f in fields(Recipe) if f.name not in DESCRIPTIVE_FIELDS)
 
-_RECIPES: dict[str, Recipe] = {
-    r.name: r
-    for r in (
-        Recipe(
-            name="seed200",
-            source="seed 001, table 6 (the 200-epoch CIFAR-10 baselines)",
-            claim="the table 6 test accuracies at 200 epochs, e.g. LeNet-5 76.32 %",
-            epochs=200,
-            batch_size=128,
-            optimizer="sgd",
-            lr=0.1,
-            momentum=0.9,
-            weight_decay=5e-4,
-            scheduler="plateau",
-            plateau_factor=0.5,
-            plateau_patience=5,
-            plateau_cooldown=5,
-            min_lr=1e-6,
-            crop_padding=4,
-            flip=True,
-        ),
-        Recipe(
-            name="fast",
-            source=(
-                "D. Page, 'How to Train Your ResNet' (myrtle.ai, 2018-2019) and K. Jordan, airbench "
-                "(arXiv:2404.00498): ResNet-9 with ghost BatchNorm, label smoothing 0.2, one-cycle "
-                "SGD-Nesterov at batch 512, crop + flip + 8x8 cutout, flip TTA"
-            ),
-            claim="94 % CIFAR-10 test accuracy in about 10 epochs (Page's final DAWNBench entry)",
-            epochs=10,
-            batch_size=512,
-            optimizer="sgd",
-            lr=0.4,
-            momentum=0.9,
-            nesterov=True,
-            weight_decay=5e-4,
-            scheduler="onecycle",
-            warmup=0.25,
-            label_smoothing=0.2,
-            crop_padding=4,
-            flip=True,
-            cutout=8,
-            tta=True,
-        ),
-        Recipe(
-            name="mlp",
-            source=(
-                "seed 004 (MNIST MLPs): Adam 1e-3, batch 64, ReduceLROnPlateau on validation loss, "
-                "the epoch with the best validation accuracy kept, no augmentation, 10 % validation split"
-            ),
-            claim="the seed 004 MNIST test accuracies of the best-on-validation epoch",
-            epochs=20,
-            batch_size=64,
-            optimizer="adam",
-            lr=1e-3,
-            momentum=None,
-            weight_decay=0.0,
-            scheduler="plateau",
-            plateau_factor=0.5,
-            plateau_patience=2,
-            plateau_cooldown=0,
-            min_lr=1e-6,
-            crop_padding=0,
-            flip=False,
-            val_size=0.1,
-        ),
-    )
-}
+DEFAULT_RECIPE = "seed200"  # for a model whose spec names no recipe
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 
-# First match wins; a model matching none trains with "seed200".
-_FAMILY_DEFAULTS = (("mlp*", "mlp"), ("fast_resnet*", "fast"))
+
+def check_recipe(recipe: Recipe) -> None:
+    """Raise for a recipe the registry must refuse: not a `Recipe`, a bad name, an unusable value."""
+    from .config import TrainConfig, TrainConfigError, validate
+
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"register() takes a zoo.Recipe, got {type(recipe).__name__}")
+    if not isinstance(recipe.name, str) or not _NAME_RE.match(recipe.name):
+        raise RecipeError(f"recipe name {recipe.name!r} must be lower-case letters, digits, '_' or '-'")
+    for field in DESCRIPTIVE_FIELDS[1:]:
+        if not isinstance(getattr(recipe, field), str) or not getattr(recipe, field).strip():
+            raise RecipeError(
+                f"recipe {recipe.name!r}: field {field!r} must say where it comes from / what it reproduces"
+            )
+    try:
+        validate(TrainConfig(model="", recipe=recipe))
+    except TrainConfigError as error:
+        raise RecipeError(f"recipe {recipe.name!r}: {error}") from None
+
+
+def _registered() -> dict[str, Recipe]:
+    from .._registry import registry
+
+    return registry().recipes()
 
 
 def list_recipes() -> list[str]:
-    """Names of the built-in recipes."""
-    return sorted(_RECIPES)
+    """Names of the registered recipes (built-in and from plugins), sorted."""
+    return list(_registered())
 
 
 def get_recipe(name: str) -> Recipe:
-    """The built-in recipe called `name`."""
+    """The registered recipe called `name`."""
+    from .._registry import suggest
+
+    recipes = _registered()
     try:
-        return _RECIPES[name]
+        return recipes[name]
     except KeyError:
-        raise RecipeError(f"unknown recipe {name!r}; recipes: {', '.join(list_recipes())}") from None
+        close = suggest(name, recipes)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise RecipeError(
+            f"unknown recipe {name!r}{hint} (recipes: {', '.join(recipes)}; `zoo recipes` describes them)"
+        ) from None
 
 
 def default_recipe_name(model: str) -> str:
-    """The recipe a model trains with when none is named (by model-name pattern)."""
-    for pattern, recipe in _FAMILY_DEFAULTS:
-        if fnmatch.fnmatchcase(model, pattern):
-            return recipe
-    return "seed200"
+    """The recipe a model trains with when none is named: its spec's, else the default."""
+    import zoo
+
+    return zoo.model_info(model).recipe or DEFAULT_RECIPE
+
+
+def describe(recipe: Recipe) -> str:
+    """What a recipe sets, in one line: optimizer, schedule, batch, epochs, loss, augmentation."""
+    r = recipe
+    optimizer = f"{r.optimizer}{'-nesterov' if r.nesterov else ''} lr {r.lr:g}"
+    if r.momentum is not None:
+        optimizer += f", momentum {r.momentum:g}"
+    schedule = {
+        "plateau": f"plateau ({r.plateau_factor:g}, patience {r.plateau_patience}, "
+        f"cooldown {r.plateau_cooldown}, min {r.min_lr:g})",
+        "onecycle": f"one-cycle (warm-up {r.warmup:g})",
+        "cosine": f"cosine (min {r.min_lr:g})",
+    }.get(r.scheduler, r.scheduler)
+    augment = [f"crop {r.crop_padding}" if r.crop_padding else "", "flip" if r.flip else ""]
+    augment += [f"cutout {r.cutout}" if r.cutout else "", "flip TTA" if r.tta else ""]
+    parts = [
+        optimizer,
+        f"wd {r.weight_decay:g}",
+        schedule,
+        f"batch {r.batch_size}",
+        f"{r.epochs} epoch{'' if r.epochs == 1 else 's'}",
+        r.loss + (f" (label smoothing {r.label_smoothing:g})" if r.label_smoothing else ""),
+        " + ".join(a for a in augment if a) or "no augmentation",
+    ]
+    if r.val_size:
+        parts.append(f"validation {r.val_size:g}")
+    return ", ".join(parts)

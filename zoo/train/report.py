@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -57,29 +58,41 @@ class MetricsLog:
 
 
 def plot_history(history: list[dict[str, Any]], out: Path) -> list[Path]:
-    """loss.png, accuracy.png and lr.png of the per-epoch metrics (matplotlib, Agg backend)."""
+    """loss.png (log axis), accuracy.png (%) and lr.png (every step) of a run, titled with its model,
+    recipe and data set (read from OUT/config.json); x in epochs (matplotlib, Agg backend)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
+    record = _run_record(out)
     epochs = [row["epoch"] for row in history]
     figures = {
-        "loss.png": ("loss", ("train_loss", "val_loss", "test_loss"), "linear"),
-        "accuracy.png": ("accuracy", ("train_acc", "val_acc", "test_acc"), "linear"),
-        "lr.png": ("learning rate", ("lr",), "log"),
+        "loss.png": ("loss", ("train_loss", "val_loss", "test_loss"), 1.0),
+        "accuracy.png": ("accuracy (%)", ("train_acc", "val_acc", "test_acc"), 100.0),
+        "lr.png": ("learning rate", ("lr",), 1.0),
     }
+    steps = _lr_per_step(history, record) if record else None
     written = []
-    for filename, (ylabel, keys, yscale) in figures.items():
+    for filename, (ylabel, keys, scale) in figures.items():
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-        for key in keys:
-            points = [(e, row[key]) for e, row in zip(epochs, history) if row.get(key) is not None]
-            if points:
-                ax.plot(*zip(*points), marker="o", markersize=3, label=key)
+        if filename == "lr.png" and steps is not None:
+            ax.plot(*steps, label="lr")
+        else:
+            for key in keys:
+                points = [
+                    (e, scale * row[key]) for e, row in zip(epochs, history) if row.get(key) is not None
+                ]
+                if points:
+                    ax.plot(*zip(*points), marker="o", markersize=3, label=key)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel)
-        if yscale == "log" and all(row.get("lr", 0) > 0 for row in history):
+        if filename != "accuracy.png" and all(y > 0 for line in ax.get_lines() for y in line.get_ydata()):
             ax.set_yscale("log")
+        if record:
+            ax.set_title(_title(record), fontsize=10)
         ax.grid(True, alpha=0.3)
         if len(keys) > 1:
             ax.legend()
@@ -88,6 +101,56 @@ def plot_history(history: list[dict[str, Any]], out: Path) -> list[Path]:
         plt.close(fig)
         written.append(out / filename)
     return written
+
+
+def _run_record(out: Path) -> dict[str, Any] | None:
+    """OUT/config.json as the engine wrote it, or None."""
+    try:
+        record = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("config"), dict) else None
+
+
+def _title(record: dict[str, Any]) -> str:
+    config = record["config"]
+    recipe = config.get("recipe", {}).get("name", "?")
+    return f"{config.get('model', '?')}, recipe {recipe}, on {record.get('dataset', {}).get('identity', '?')}"
+
+
+def _lr_per_step(history: list[dict[str, Any]], record: dict[str, Any]) -> tuple[list, list] | None:
+    """(epoch of each step, its learning rate), replaying the run's schedule; None when the replay does
+    not give the learning rate every epoch recorded (then lr.png shows the recorded values)."""
+    import warnings
+
+    import torch
+
+    from .optim import build_optimizer, build_schedule
+    from .recipes import Recipe
+
+    steps = record.get("steps_per_epoch")
+    try:
+        recipe = Recipe(**record["config"]["recipe"])
+    except (KeyError, TypeError):
+        return None
+    if not isinstance(steps, int) or steps < 1 or not history:
+        return None
+    optimizer = build_optimizer([torch.nn.Parameter(torch.zeros(1))], recipe)
+    schedule = build_schedule(optimizer, recipe, steps)
+    x, lrs = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the scheduler's own notes on replayed steps
+        for i, row in enumerate(history):
+            for step in range(steps):
+                x.append(i + (step + 1) / steps)
+                lrs.append(optimizer.param_groups[0]["lr"])
+                optimizer.step()
+                schedule.after_batch()
+            if not math.isclose(lrs[-1], row.get("lr") or 0.0, rel_tol=1e-6):
+                return None
+            loss = row.get("val_loss") if row.get("val_loss") is not None else row.get("test_loss")
+            schedule.after_epoch(loss if loss is not None else float("nan"))
+    return x, lrs
 
 
 def summary_line(row: dict[str, Any], epochs: int) -> str:
@@ -137,7 +200,23 @@ class EpochProgress:
         self._progress.start()
         self._task = self._progress.add_task("train", total=batches, loss=0.0, acc=0.0, ips=0.0)
 
-    def update(self, done: int, loss: float, acc: float, images_per_s: float) -> None:
+    def start_eval(self, epoch: int, epochs: int, batches: int, split: str) -> None:
+        """A bar for the epoch's evaluation pass (minutes on a CPU for the full test split)."""
+        if not self.enabled:
+            return
+        p = self._columns
+        self._progress = p.Progress(
+            p.TextColumn(f"epoch {epoch}/{epochs} evaluating on {split}"),
+            p.BarColumn(),
+            p.MofNCompleteColumn(),
+            p.TimeRemainingColumn(),
+            console=self._console,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("eval", total=batches)
+
+    def update(self, done: int, loss: float = 0.0, acc: float = 0.0, images_per_s: float = 0.0) -> None:
         if self._progress is not None:
             self._progress.update(self._task, completed=done, loss=loss, acc=acc, ips=images_per_s)
 

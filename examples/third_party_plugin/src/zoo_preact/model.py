@@ -1,4 +1,4 @@
-"""Pre-activation ResNet-18 for CIFAR-10.
+"""Pre-activation ResNets for CIFAR-10.
 
 Paper: He et al., "Identity Mappings in Deep Residual Networks", ECCV 2016, arXiv:1603.05027.
 CIFAR form (3x3 stride-1 stem, no max-pool); BN-ReLU before each convolution, a final BN-ReLU
@@ -33,25 +33,44 @@ class PreActBlock(nn.Module):
         return out + shortcut
 
 
-class PreActResNet18(ClassifierModel):
-    def __init__(self, num_classes: int = 10, in_chans: int = 3) -> None:
+class PreActResNet(ClassifierModel):
+    """Four stages of `depths` blocks, `width`, 2x, 4x, 8x channels; the stem keeps `width`.
+
+    ClassifierModel provides forward (= forward_head(forward_features(x))), forward_head (global
+    average pool, then `fc`), get_classifier and reset_classifier; a subclass sets `num_classes`,
+    `num_features` and `fc`, and implements `forward_features`.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_chans: int = 3,
+        width: int = 64,
+        depths: tuple[int, ...] = (2, 2, 2, 2),
+    ) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.stem = nn.Conv2d(in_chans, 64, 3, 1, 1, bias=False)
-        blocks, in_chs = [], 64
-        for i, chs in enumerate((64, 128, 256, 512)):
-            for j in range(2):
+        self.stem = nn.Conv2d(in_chans, width, 3, 1, 1, bias=False)
+        blocks, in_chs = [], width
+        for i, depth in enumerate(depths):
+            chs = width * 2**i
+            for j in range(depth):
                 blocks.append(PreActBlock(in_chs, chs, 2 if i > 0 and j == 0 else 1))
                 in_chs = chs
         self.blocks = nn.Sequential(*blocks)
-        self.final_norm = nn.BatchNorm2d(512)
-        self.num_features = 512
-        self.fc = nn.Linear(512, num_classes)
+        self.final_norm = nn.BatchNorm2d(in_chs)
+        self.num_features = in_chs
+        self.fc = nn.Linear(in_chs, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.final_norm(self.blocks(self.stem(x))))
 
 
-def preact_resnet18(num_classes: int = 10, in_chans: int = 3) -> PreActResNet18:
+def preact_resnet18(num_classes: int = 10, in_chans: int = 3) -> PreActResNet:
     """Pre-activation ResNet-18, CIFAR form (11,172,170 params)."""
-    return PreActResNet18(num_classes=num_classes, in_chans=in_chans)
+    return PreActResNet(num_classes=num_classes, in_chans=in_chans)
+
+
+def preact_resnet10_tiny(num_classes: int = 10, in_chans: int = 3) -> PreActResNet:
+    """A tiny pre-activation ResNet-10 (one block per stage, widths 8-64); its weights ship with it."""
+    return PreActResNet(num_classes=num_classes, in_chans=in_chans, width=8, depths=(1, 1, 1, 1))

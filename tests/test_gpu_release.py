@@ -1,0 +1,246 @@
+"""The GPU release job (zoo.release, scripts/gpu_release.py) rehearsed on CPU with lenet5.
+
+The device machine is lent by chance, so everything but the GPU itself is tested here: the plan, the
+skipping, the per-call transport limits, shards and parts, the collect step through `zoo.hub.export`,
+half-precision releases loading into float32 models, and the runbook's commands.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo import hub
+from zoo._files import sha256_of
+from zoo._manifest import weights_entry
+from zoo.checkpoint import save_model
+from zoo.release import job, plan, transport
+from zoo.release.collect import collect, missing_files
+from zoo.train.recipes import check_recipe
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_plan_puts_the_mission_models_first_with_usable_recipes():
+    models = [item.model for item in plan.PRIORITY]
+    assert models[:6] == [
+        "resnet34",
+        "geresnext29_8x64d",
+        "resnet18",
+        "wrn28_10",
+        "resnext29_32x4d",
+        "densenet121",
+    ]
+    assert len(set(models)) == len(models)
+    check_recipe(plan.GPU_ONECYCLE)
+    assert plan.GPU_ONECYCLE.nesterov and plan.GPU_ONECYCLE.label_smoothing > 0
+    assert {plan.recipe_for(m).name for m in models} == {"gpu-onecycle", "fast"}
+    assert plan.recipe_for("fast_resnet9").name == "fast"
+
+
+def test_models_are_parsed_with_their_own_or_the_default_budget():
+    items = plan.parse_models("resnet34=2m, resnet18")
+    assert items == [plan.Item("resnet34", 120.0), plan.Item("resnet18", 90)]
+    with pytest.raises(plan.PlanError, match="lenet5 has no default budget"):
+        plan.parse_models("lenet5")
+    with pytest.raises(plan.PlanError, match="not a duration"):
+        plan.parse_models("resnet34=soon")
+    with pytest.raises(zoo.UnknownModelError):
+        plan.parse_models("resnet35=60")
+
+
+def test_the_job_skips_what_no_longer_fits_and_goes_on_after_a_failure(tmp_path, monkeypatch):
+    trained = []
+
+    def fake_release(item, settings, test_sets):
+        trained.append(item.model)
+        if item.model == "resnet18":
+            raise RuntimeError("CUDA out of memory")
+        return {"wall_seconds": item.budget_s + 3, "metrics": {"top1": 50.0}, "epochs": 1}
+
+    monkeypatch.setattr(job, "release_one", fake_release)
+    monkeypatch.setattr(job, "_line", lambda report: "ok")
+    items = [plan.Item("resnet18", 10), plan.Item("wrn28_10", 100), plan.Item("lenet5", 10)]
+    summary = job.run_job(items, job.Settings(tmp_path, total_s=60, margin_s=5), log=lambda line: None)
+    assert trained == ["resnet18", "lenet5"], "wrn28_10's 100 s do not fit in 60: skipped, not started"
+    assert summary["failed"] == {"resnet18": "RuntimeError: CUDA out of memory"}
+    assert summary["skipped"]["wrn28_10"].startswith("needs 105 s")
+    assert list(summary["done"]) == ["lenet5"]
+    assert json.loads((tmp_path / job.SUMMARY).read_text())["done"] == {"lenet5": "ok"}
+
+
+def _finished(work: Path, model: str, sizes: dict[str, int]) -> None:
+    (work / model).mkdir(parents=True)
+    for name, size in sizes.items():
+        (work / model / name).write_bytes(bytes(size))
+    transport.mark_finished(work, model)
+
+
+def test_send_keeps_each_call_within_the_limits_and_fetches_the_rest_later(tmp_path):
+    work, calls = tmp_path / "work", [tmp_path / f"out{i}" for i in range(3)]
+    _finished(
+        work,
+        "a",
+        {"eval.json": 10, "model-00001-of-00002.safetensors": 600, "model-00002-of-00002.safetensors": 600},
+    )
+    _finished(work, "b", {"eval.json": 10, "config.json": 10, "model.safetensors": 300})
+    first = transport.send(work, calls[0], max_files=4, max_bytes=1000)
+    # a's second shard does not fit the bytes left: b's smaller files go in its place.
+    assert first.files == [
+        "a/eval.json",
+        "a/model-00001-of-00002.safetensors",
+        "b/eval.json",
+        "b/config.json",
+    ]
+    second = transport.send(work, calls[1], max_files=4, max_bytes=1000)
+    assert second.files == ["a/model-00002-of-00002.safetensors", "b/model.safetensors"]
+    assert not second.remaining and "nothing left" in second.summary()
+    again = transport.send(work, calls[2], ["b/model.safetensors"])
+    assert again.files == ["b/model.safetensors"] and (calls[2] / "b" / "model.safetensors").is_file()
+    with pytest.raises(FileNotFoundError, match="has no b/nothing"):
+        transport.send(work, calls[2], ["b/nothing"])
+
+
+def test_the_cli_plans_sends_and_names_what_collect_still_needs(zoo_manifest, tmp_path, capsys):
+    cli = _script("gpu_release")
+    assert cli.main(["--plan", "--models", "resnet34=60,fast_resnet9"]) == 0
+    assert re.search(r"resnet34 +60 s +gpu-onecycle\nfast_resnet9 +40 s +fast", capsys.readouterr().out)
+    work = tmp_path / "work"
+    _finished(work, "resnet34", {"eval.json": 0})
+    (work / "resnet34" / "eval.json").write_text(json.dumps({"files": {"model.safetensors": {}}}))
+    assert cli.main(["--send", str(work), "--out", str(tmp_path / "out")]) == 0
+    assert "resnet34/eval.json\nsent 1 file(s); nothing left to fetch" in capsys.readouterr().out
+    assert cli.main(["--collect", str(tmp_path / "out"), "--releases", str(tmp_path / "releases")]) == 0
+    out = capsys.readouterr().out
+    assert f"--send {cli.DEVICE_WORK} --again resnet34/model.safetensors" in out
+    assert "for the next lease: --models resnet34,geresnext29_8x64d," in out
+    with pytest.raises(SystemExit, match="needs --budget"):
+        cli.main(["--work", str(tmp_path / "w2")])
+
+
+def test_a_file_larger_than_a_part_travels_in_parts(tmp_path):
+    data = bytes(range(256)) * 10
+    (tmp_path / "big").write_bytes(data)
+    parts = transport.split_file(tmp_path / "big", 1000)
+    assert [p.name for p in parts] == ["big.part0", "big.part1", "big.part2"]
+    parts[1].unlink()
+    assert not transport.join_parts(tmp_path, "big", 3)
+    (tmp_path / "big.part1").write_bytes(data[1000:2000])
+    assert transport.join_parts(tmp_path, "big", 3) and (tmp_path / "big").read_bytes() == data
+
+
+def test_collect_sets_a_corrupt_file_aside_and_asks_for_its_parts_again(tmp_path):
+    folder, data = tmp_path / "wrn28_10", bytes(range(200))
+    folder.mkdir()
+    (folder / "w").write_bytes(data)
+    record = {"w": {"sha256": sha256_of(folder / "w"), "size": 200, "parts": 2}}
+    transport.split_file(folder / "w", 100)
+    (folder / "w.part1").write_bytes(bytes(100))  # damaged on the way
+    assert missing_files(folder, record) == ["wrn28_10/w.part0", "wrn28_10/w.part1"]
+    assert sorted(p.name for p in folder.iterdir()) == ["w.corrupt", "w.part0.corrupt", "w.part1.corrupt"]
+    (folder / "w.part0").write_bytes(data[:100])  # fetched again with --again
+    assert missing_files(folder, record) == ["wrn28_10/w.part1"]
+    (folder / "w.part1").write_bytes(data[100:])
+    assert missing_files(folder, record) == [] and (folder / "w").read_bytes() == data
+
+
+def test_half_precision_weights_export_as_such_and_load_into_float32(zoo_manifest, tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    model = zoo.create("lenet5").half()
+    checkpoint = save_model(model, tmp_path / "run", name="lenet5", extra={"dataset": "cifar10-jpeg"})
+    folder = tmp_path / "releases" / "lenet5-half"
+    hub.export("lenet5.half", checkpoint, folder, "zoo-test/lenet5-half", metrics={"top1": 10.0})
+    assert weights_entry("lenet5", "half")["dtype"] == "float16"
+    assert (folder / "model.safetensors").stat().st_size < 62006 * 3, "stored in 2 bytes a value"
+    monkeypatch.setenv("ZOO_WEIGHTS_DIR", str(folder.parent))
+    loaded = zoo.create("lenet5", pretrained="half")
+    for key, value in model.state_dict().items():
+        assert loaded.state_dict()[key].dtype == torch.float32
+        assert torch.equal(loaded.state_dict()[key], value.float()), key
+
+
+def test_the_runbook_commands_parse(tmp_path):
+    text = (REPO / "docs" / "gpu_release.md").read_text()
+    commands = re.findall(r"scripts/gpu_release\.py([^`\n]*)", text)
+    assert len(commands) >= 4, "the runbook names the job, --send, --collect and --plan"
+    parser = _script("gpu_release").build_parser()
+    for command in commands:
+        args = re.split(r"&&|;|\|\|", command)[0].replace("$OUT", str(tmp_path)).split()
+        parser.parse_args(args)
+    assert "timeout_s" in text and "carry" in text
+
+
+def test_airbench_data_has_the_layout_its_loader_reads(tiny_cifar, tmp_path):
+    from zoo.release.anchor import summarise, write_airbench_data
+
+    folder = write_airbench_data(tiny_cifar, tmp_path)
+    data = torch.load(folder / "test.pt", weights_only=True)
+    assert data["images"].dtype == torch.uint8 and data["images"].shape[1:] == (32, 32, 3)
+    assert len(data["labels"]) == len(data["images"]) and data["classes"][0] == "airplane"
+    summary = summarise([{"seconds": 4.0, "top1": 94.1}], [{"seconds": 10.0, "top1": 93.9}], "gpu")
+    assert summary["ratio_zoo_to_airbench"] == 2.5 and summary["reached_94"] == {
+        "airbench94": True,
+        "zoo": False,
+    }
+
+
+@pytest.mark.slow
+def test_a_cpu_dry_run_of_the_whole_job_publishes_loadable_weights(
+    shared_data, zoo_manifest, tmp_path, monkeypatch
+):
+    """lenet5 through the job (half precision forced, tiny shards, parts, two calls), collect, load."""
+    data_dir = shared_data / "cifar10-jpeg"
+    work, calls = tmp_path / "work", [tmp_path / "call1", tmp_path / "call2"]
+    tiny = {"device": "cpu", "limit_train": 256, "limit_test": 100, "batch_size": 64, "epochs": 2}
+    settings = job.Settings(
+        work, total_s=300, data_dir=data_dir, send_to=calls[0], shard_bytes=20_000, part_bytes=40_000,
+        half_min_params=0, overrides=tiny,
+    )  # fmt: skip
+    summary = job.run_job([plan.Item("lenet5", 60)], settings, log=lambda line: None)
+    assert list(summary["done"]) == ["lenet5"], summary
+    report = json.loads((work / "lenet5" / "eval.json").read_text())
+    assert report["epochs"] == 2 and report["test_images"] == 100 and report["dataset"] == "cifar10-jpeg"
+    assert set(report["metrics"]) == {"top1", "top1_tta", "exact_top1", "loss"}
+    assert abs(report["dtype_trials"][-1]["top1"] - report["dtype_trials"][0]["top1"]) < 0.05 or (
+        report["dtype"] == "float32"
+    )
+    assert json.loads((work / "lenet5" / "config.json").read_text())["time_budget_fit"]["epochs"] >= 2
+    assert len((work / "lenet5" / "metrics.csv").read_text().splitlines()) == 3
+    assert all(p.stat().st_size <= 40_000 for p in (work / "lenet5").glob("model*")), "shards and parts"
+    assert len(list((calls[0] / "lenet5").iterdir())) == transport.MAX_FILES, "the job's call is full"
+    assert transport.send(work, calls[1]).files, "the next call fetches the rest"
+
+    gathered, releases = tmp_path / "gathered", tmp_path / "releases"
+    for call in calls:
+        shutil.copytree(call, gathered, dirs_exist_ok=True)
+    held_back = sorted((gathered / "lenet5").glob("*.part1"))[0]
+    held_back.rename(tmp_path / held_back.name)
+    first = collect(gathered, releases, log=lambda line: None)
+    assert first.incomplete == {"lenet5": [f"lenet5/{held_back.name}"]} and not first.published
+    (tmp_path / held_back.name).rename(held_back)
+    done = collect(gathered, releases, data_dir=data_dir, measure_here=True, log=lambda line: None)
+    entry = done.published["lenet5.cifar10-jpeg"]
+    assert entry["metrics"] == report["metrics"], "the CPU measures what the job measured"
+    assert entry["dtype"] == report["dtype"] and entry["recipe"] == "gpu-onecycle" and entry["epochs"] == 2
+    assert re.fullmatch(r".+, \d+ s", entry["device"])
+
+    monkeypatch.setenv("ZOO_WEIGHTS_DIR", str(releases))
+    loaded = zoo.create("lenet5", pretrained=True)
+    stored = job.cast(
+        zoo.checkpoint.load_state(work / "lenet5" / "run" / "checkpoint"), getattr(torch, entry["dtype"])
+    )
+    assert all(torch.equal(loaded.state_dict()[k], v.to(torch.float32)) for k, v in stored.items())

@@ -1,0 +1,190 @@
+"""Run-time settings of training: precision and layout defaults, time budgets, short schedules,
+divergence stops, sparse and subset evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+
+def _train(tiny_cifar, out, **options):
+    from zoo.train import train
+
+    settings = dict(epochs=1, batch_size=32, limit_train=128, lr=0.01, seed=0)
+    return train("lenet5", out=out, data_dir=tiny_cifar, **{**settings, **options})
+
+
+# --- precision and memory format ---------------------------------------------------------------
+
+
+def test_precision_choices_follow_the_device(monkeypatch):
+    from zoo.train.runtime import PrecisionError, choose_channels_last, choose_precision
+
+    cpu = torch.device("cpu")
+    assert choose_precision(cpu, "fp32").dtype is None
+    assert choose_precision(cpu, "bf16").dtype is torch.bfloat16
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert choose_precision(cpu, "auto").name == "bf16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_fp16_supported", lambda: False)
+    assert choose_precision(cpu, "auto").name == "fp32"  # no native bf16: autocast would only cost
+    with pytest.raises(PrecisionError, match="fp16 on this CPU"):
+        choose_precision(cpu, "fp16")
+    with pytest.raises(PrecisionError, match="unknown precision 'fp8'"):
+        choose_precision(cpu, "fp8")
+    import zoo
+
+    lenet, mlp = zoo.create("lenet5"), zoo.create("mlp5")
+    assert choose_channels_last(cpu, lenet, None) is True
+    assert choose_channels_last(cpu, lenet, False) is False
+    assert choose_channels_last(cpu, mlp, None) is False  # an MLP's activations have no layout
+    assert choose_channels_last(torch.device("mps"), lenet, None) is False
+
+
+def test_a_run_records_the_precision_and_layout_it_used(tiny_cifar, tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="zoo"):
+        result = _train(tiny_cifar, tmp_path / "run", precision="bf16")
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert record["precision"] == "bf16" and record["channels_last"] is True
+    assert record["config"]["precision"] == "bf16" and record["config"]["channels_last"] is True
+    banner = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("training lenet5"))
+    assert "in bf16, channels_last" in banner and "1 epoch," in banner
+    assert 0 <= result.final["test_acc"] <= 1
+
+
+def test_configs_written_before_precision_existed_still_resume():
+    from zoo.train.config import TrainConfig
+    from zoo.train.recipes import get_recipe
+
+    saved = TrainConfig("lenet5", get_recipe("seed200")).to_dict()
+    del saved["precision"]
+    saved["amp"] = True
+    assert TrainConfig.from_dict(saved).precision == "auto"
+    saved["amp"] = False
+    assert TrainConfig.from_dict(saved).precision == "fp32"
+
+
+# --- time budget ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, seconds", [("90", 90.0), ("90s", 90.0), ("45m", 2700.0), ("1.5h", 5400.0), (" 2 m ", 120.0)]
+)
+def test_durations_parse(text, seconds):
+    from zoo.train import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "45 minutes", "-3m", "0s", "1e9", "inf", "m"])
+def test_bad_durations_say_how_to_write_one(text):
+    from zoo.train.budget import DurationError, parse_duration
+
+    with pytest.raises(DurationError, match="time budget"):
+        parse_duration(text)
+
+
+def test_fit_epochs_counts_what_fits_and_refuses_a_budget_too_short():
+    from zoo.train.budget import SAFETY, DurationError, fit_epochs
+
+    fit = fit_epochs(600, spent_s=20, step_s=0.5, eval_s=10, final_s=0, steps_per_epoch=100, eval_every=1)
+    assert fit.epoch_s == 60 and fit.epochs == int((600 * SAFETY - 20) // 60)
+    sparse = fit_epochs(600, 20, 0.5, 10, 0, 100, eval_every=5)
+    assert sparse.epochs > fit.epochs  # fewer evaluations leave time for more epochs
+    assert fit_epochs(600, 20, 0.5, 10, 0, 100, 1, max_epochs=3).epochs == 3  # --epochs caps
+    with pytest.raises(DurationError, match=r"too short: .* one epoch .* about 60s; give at least"):
+        fit_epochs(50, spent_s=20, step_s=0.5, eval_s=10, final_s=0, steps_per_epoch=100, eval_every=1)
+
+
+@pytest.mark.slow
+def test_a_budgeted_run_fits_its_budget_and_trains_as_the_same_run_given_its_epochs(tiny_cifar, tmp_path):
+    import time
+
+    start = time.perf_counter()
+    budgeted = _train(tiny_cifar, tmp_path / "budget", time_budget=60, epochs=2, precision="fp32")
+    assert time.perf_counter() - start < 60
+    fit = budgeted.config["time_budget_fit"]
+    assert fit["epochs"] == 2 and fit["step_s"] > 0 and fit["eval_s"] > 0  # 60 s hold more: capped
+    assert (
+        budgeted.config["config"]["recipe"]["epochs"] == 2 and budgeted.config["config"]["time_budget"] == 60
+    )
+    plain = _train(tiny_cifar, tmp_path / "plain", epochs=2, precision="fp32")
+    # The measured steps were undone: the same weights, the same metrics.
+    assert budgeted.final["train_loss"] == plain.final["train_loss"]
+    assert budgeted.final["test_acc"] == plain.final["test_acc"]
+
+
+def test_a_budget_too_short_for_one_epoch_is_refused_before_training(tiny_cifar, tmp_path):
+    from zoo.train import TrainConfigError
+
+    with pytest.raises(TrainConfigError, match="time budget 1s is too short"):
+        _train(tiny_cifar, tmp_path / "run", time_budget=1)
+    assert not (tmp_path / "run" / "checkpoint").exists()
+
+
+# --- schedules of any length and diverging runs ---------------------------------------------------
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 4, 5, 17])
+def test_one_cycle_works_for_any_step_count(total):
+    from zoo.train.optim import build_optimizer, build_schedule
+    from zoo.train.recipes import get_recipe
+
+    recipe = get_recipe("fast")
+    optimizer = build_optimizer([torch.nn.Parameter(torch.zeros(1))], recipe)
+    schedule = build_schedule(optimizer, recipe.__class__(**{**recipe.to_dict(), "epochs": 1}), total)
+    lrs = []
+    for _ in range(total):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.after_batch()
+    assert max(lrs) == pytest.approx(recipe.lr)  # the peak is reached ...
+    if total >= 2:
+        assert lrs[0] < recipe.lr  # ... after a warmup step
+    if total >= 3:
+        assert lrs[-1] < recipe.lr  # ... and annealed after it
+    assert optimizer.param_groups[0]["lr"] < recipe.lr / 1000
+
+
+def test_divergence_guard_stops_a_loss_stuck_far_above_its_start():
+    from zoo.train.loop import DivergenceGuard
+
+    guard = DivergenceGuard(factor=3, patience=4, warmup=2)
+    assert guard.observe(2.0, 1) is None and guard.observe(2.4, 1) is None  # start: 2.2
+    assert all(guard.observe(loss, 1) is None for loss in (7.0, 9.0, 3.0, 8.0, 8.0, 8.0))  # a spike resets
+    assert guard.observe(8.0, 1) == pytest.approx(2.2)
+    restored = DivergenceGuard(factor=3, patience=4, warmup=2)
+    restored.load_state_dict(guard.state_dict())
+    assert restored.start == guard.start and restored.streak == guard.streak
+
+
+def test_a_diverging_run_stops_with_one_clear_message(shared_data, tmp_path):
+    from zoo.train import DivergedError, TrainingFailedError, train
+
+    # BatchNorm keeps a too-high lr finite for a while: the NaN check alone would not stop it.
+    with pytest.raises(DivergedError) as info:
+        train(
+            "mlp5_bn", out=tmp_path / "run", data_dir=shared_data, epochs=2, batch_size=32,
+            limit_train=1024, val_size=0, limit_test=100, optimizer="sgd", lr=5.0, momentum=0.9,
+            weight_decay=0, scheduler="step",
+        )  # fmt: skip
+    message = str(info.value)
+    assert isinstance(info.value, TrainingFailedError)
+    assert message.startswith("training diverged: the loss stayed above 3x its start")
+    assert "training stopped. No checkpoint was written" in message and "--lr" in message
+
+
+# --- sparse and subset evaluation ------------------------------------------------------------------
+
+
+def test_eval_every_and_limit_test_make_short_runs_short(tiny_cifar, tmp_path):
+    result = _train(tiny_cifar, tmp_path / "run", epochs=3, eval_every=2, limit_test=100)
+    evaluated = [row["epoch"] for row in result.history if row["test_acc"] is not None]
+    assert evaluated == [2, 3]  # every second epoch, and always the last
+    assert result.config["dataset"]["test"] == 100
+    assert result.history[0]["test_loss"] is None and result.final["test_acc"] is not None

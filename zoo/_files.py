@@ -1,0 +1,110 @@
+"""Reading the files zoo is handed, and checking where it will write, with errors for people.
+
+Every reader here turns what can go wrong with a file a user gives (missing, a directory, not
+UTF-8, not JSON, not safetensors, truncated) into one `ZooError` of the caller's class that names
+the file, says what was wrong and what to do; none of them lets a traceback out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ZooError
+
+if TYPE_CHECKING:
+    import torch
+
+
+# Timestamps move in clock ticks (a few ms; 1-2 s on some file systems): a file changed this recently
+# could change again without its ctime moving, so a hash of it is not remembered yet.
+RACY_SECONDS = 2.0
+
+
+class OutputPathError(ZooError, ValueError):
+    """An output path zoo cannot write to: found before any work is done."""
+
+
+def sha256_of(path: str | Path) -> str:
+    """The hex sha256 of a file's bytes."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def stat_signature(stat: os.stat_result) -> list[int]:
+    """What changes whenever a file's bytes do: no user call can set the ctime back (os.utime cannot)."""
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
+
+
+def settled(stat: os.stat_result) -> bool:
+    """Whether the file last changed long enough ago that any later change will show in its stat."""
+    return time.time_ns() - max(stat.st_ctime_ns, stat.st_mtime_ns) > RACY_SECONDS * 1e9
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def read_json(path: str | Path, error: type[ZooError], what: str, hint: str = "") -> Any:
+    """The JSON document in `path`; any failure is `error` naming the file as `what`, then `hint`."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as failure:
+        kind = "not valid JSON" if isinstance(failure, json.JSONDecodeError) else "unreadable"
+        raise error(
+            f"{path} is {kind} ({_reason(failure)}): it should be {what}{'; ' + hint if hint else ''}"
+        ) from None
+
+
+def read_safetensors(
+    path: str | Path, error: type[ZooError], hint: str, *, tensors: bool = True
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors on the CPU, or {} without `tensors`; header metadata) of a safetensors file.
+
+    A file that is not safetensors, has a huge or truncated header or misses data is `error`
+    naming it, followed by `hint` (what to do).
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+            return ({key: f.get_tensor(key) for key in f.keys()} if tensors else {}), metadata
+    except (SafetensorError, OSError, ValueError) as failure:
+        raise error(
+            f"{path} is not a readable safetensors file ({_reason(failure)}): it is truncated, "
+            f"corrupted or of another format; {hint}"
+        ) from None
+
+
+def check_output_path(path: str | Path, option: str, *, directory: bool = False) -> Path:
+    """Refuse, before any work, an output `path` that cannot be written (a file, or a folder if `directory`).
+
+    The path may not exist yet; its nearest existing ancestor must be a writable folder. Nothing is created.
+    """
+    path = Path(path)
+    if path.exists():
+        if directory and not path.is_dir():
+            raise OutputPathError(f"{option} {path} is a file, not a folder: give a folder to write into")
+        if not directory and path.is_dir():
+            raise OutputPathError(f"{option} {path} is a folder: give a file name to write")
+        parent = path if directory else path.parent
+    else:
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise OutputPathError(
+                f"{option} {path} cannot be created: {parent} is a file, not a folder; give another path"
+            )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{option} {path}: folder {parent} is not writable; give another path")
+    return path

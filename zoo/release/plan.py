@@ -1,0 +1,108 @@
+"""What the GPU release job trains, in which order, with which recipe and how many seconds each.
+
+The recipes live here (not in the registry) until the recipe plugin hook settles; `recipe_for`
+is the one place that picks them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..train.recipes import Recipe, get_recipe
+
+GPU_ONECYCLE = Recipe(
+    name="gpu-onecycle",
+    source=(
+        "L. Smith & N. Topin, 'Super-Convergence' (arXiv:1708.07120): one-cycle SGD-Nesterov at a large "
+        "peak lr; P. Goyal et al. (arXiv:1706.02677): lr scaled with the batch (0.1 per 128 images -> 0.4 "
+        "at 512) after a warm-up; label smoothing 0.1 (Szegedy et al., arXiv:1512.00567); the seed's "
+        "augmentation (4-pixel pad-and-crop + horizontal flip)"
+    ),
+    claim=(
+        "aims at the seed's 200-epoch top-1 (resnet18 95.29 %, resnet34 95.58 %, wrn28_10 96.63 %, "
+        "geresnext29_8x64d 96.88 %) in the tenth of the epochs a few GPU minutes allow; measured on "
+        "cifar10-jpeg and reported as measured"
+    ),
+    # Recipe's defaults stand for the rest: SGD momentum 0.9, weight decay 5e-4, 4-pixel crop + flip.
+    epochs=30,  # what a run without a time budget trains; the job's budget sets the epochs that fit
+    batch_size=512,
+    lr=0.4,
+    nesterov=True,
+    scheduler="onecycle",
+    warmup=0.15,
+    label_smoothing=0.1,
+)
+
+# The ResNet-9 line trains with the recipe it was designed with.
+FAST_FAMILIES = ("resnet9", "res9")
+
+
+def recipe_for(model: str) -> Recipe:
+    """`fast` for the ResNet-9 line, `GPU_ONECYCLE` for every other model."""
+    import zoo
+
+    return get_recipe("fast") if zoo.model_info(model).family in FAST_FAMILIES else GPU_ONECYCLE
+
+
+@dataclass(frozen=True)
+class Item:
+    """One model of the job and the seconds its training (with its per-epoch evaluations) may take."""
+
+    model: str
+    budget_s: float
+
+
+# The mission's named models first (resnet34, geresnext29_8x64d), then by how much each is asked for.
+# Seconds: about 20 epochs at the H200 throughput estimated from each model's MACs (to be measured).
+PRIORITY = (
+    Item("resnet34", 150),
+    Item("geresnext29_8x64d", 210),
+    Item("resnet18", 90),
+    Item("wrn28_10", 210),
+    Item("resnext29_32x4d", 120),
+    Item("densenet121", 150),
+    Item("resnet50", 150),
+    Item("wrn16_8", 90),
+    Item("resnext29_2x64d", 120),
+    Item("resnext29_2x32d", 60),
+    Item("densenet100_bc", 90),
+    Item("fast_resnet9", 40),
+)
+
+
+class PlanError(ValueError):
+    """A --models list naming an unknown model or a budget that is not a duration."""
+
+
+def parse_models(text: str) -> list[Item]:
+    """Items of ``"resnet34=150,geresnext29_8x64d"``: a model's own budget, else its PRIORITY one."""
+    import zoo
+    from zoo.train import parse_duration
+
+    defaults = {item.model: item.budget_s for item in PRIORITY}
+    items = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        model, _, budget = part.partition("=")
+        zoo.model_info(model)  # an unknown name fails here, with "did you mean"
+        if not budget and model not in defaults:
+            raise PlanError(f"{model} has no default budget: write {model}=SECONDS (e.g. {model}=120)")
+        try:
+            items.append(Item(model, parse_duration(budget) if budget else defaults[model]))
+        except ValueError as error:
+            raise PlanError(f"--models {part!r}: {error}") from None
+    if not items:
+        raise PlanError("--models names no model; e.g. --models resnet34=150,resnet18")
+    return items
+
+
+def unpublished(items: tuple[Item, ...] = PRIORITY) -> list[Item]:
+    """`items` whose model has no entry in the weights manifest yet: what a next lease should train."""
+    from .._manifest import load_manifest
+
+    published = load_manifest()
+    return [item for item in items if item.model not in published]
+
+
+def describe_plan(items: list[Item]) -> str:
+    """One line per model: budget and recipe."""
+    return "\n".join(f"{i.model:<20} {i.budget_s:>5.0f} s  {recipe_for(i.model).name}" for i in items)

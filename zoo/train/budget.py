@@ -1,0 +1,200 @@
+"""Time-budgeted training: measure a few steps, then set the epoch count that fits the wall clock.
+
+`zoo train MODEL --time-budget 45m` is what a release job, a GPU lease or a student's evening needs:
+the schedule (one-cycle, cosine, ...) is laid over the epochs that fit, so the run ends annealed
+rather than cut off mid-schedule.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*$")
+# What the measured per-epoch cost cannot see: checkpoint writes, plots, slower late steps.
+SAFETY = 0.93
+
+
+class DurationError(ValueError):
+    """A duration that is not a positive number of seconds, minutes or hours."""
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds in '90', '90s', '45m', '1.5h' (or a number of seconds)."""
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(text)
+        if not match:
+            raise DurationError(f"time budget {text!r} is not a duration; write e.g. 90s, 45m or 1.5h")
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if not (0 < seconds < 1e7) or not math.isfinite(seconds):
+        raise DurationError(f"time budget {text!r} must be a positive duration under 100 days")
+    return seconds
+
+
+@dataclass(frozen=True)
+class BudgetFit:
+    """The epoch count chosen for a budget and the measurements it rests on (kept in config.json)."""
+
+    budget_s: float
+    spent_s: float  # before the first epoch: data loading, model building, the measurement itself
+    step_s: float
+    eval_s: float  # one evaluation pass of the per-epoch split
+    final_s: float  # evaluations after the last epoch (the test split when a validation split chose)
+    steps_per_epoch: int
+    eval_every: int
+    epochs: int
+
+    @property
+    def epoch_s(self) -> float:
+        return self.steps_per_epoch * self.step_s + self.eval_s / self.eval_every
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+
+
+def fit_epochs(
+    budget_s: float,
+    spent_s: float,
+    step_s: float,
+    eval_s: float,
+    final_s: float,
+    steps_per_epoch: int,
+    eval_every: int,
+    max_epochs: int | None = None,
+) -> BudgetFit:
+    """The most epochs whose training and evaluation end inside `budget_s` (raises if not even one)."""
+    fit = BudgetFit(budget_s, spent_s, step_s, eval_s, final_s, steps_per_epoch, eval_every, 0)
+    # The last epoch always evaluates, whatever eval_every says.
+    available = budget_s * SAFETY - spent_s - final_s - eval_s * (1 - 1 / eval_every)
+    epochs = int(available // fit.epoch_s) if available > 0 else 0
+    if max_epochs is not None:
+        epochs = min(epochs, max_epochs)
+    if epochs < 1:
+        needed = (spent_s + final_s + steps_per_epoch * step_s + eval_s) / SAFETY
+        raise DurationError(
+            f"time budget {budget_s:.0f}s is too short: setting up took {spent_s:.0f}s and one epoch with "
+            f"its evaluation needs about {fit.epoch_s + eval_s * (1 - 1 / eval_every):.0f}s; give at least "
+            f"{math.ceil(needed)}s, or shorten epochs with --limit-train / --limit-test"
+        )
+    return BudgetFit(budget_s, spent_s, step_s, eval_s, final_s, steps_per_epoch, eval_every, epochs)
+
+
+class _Head:
+    """The first `n` batches of a loader, with the len() the training loop reads."""
+
+    def __init__(self, loader: Any, n: int) -> None:
+        self.loader, self.n = loader, min(n, len(loader))
+
+    def __getattr__(self, name: str) -> Any:  # num_samples, num_padded, ... of the loader
+        return getattr(self.loader, name)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        for index, batch in enumerate(self.loader):
+            if index >= self.n:
+                return
+            yield batch
+
+
+def timed(fn: Callable[[], Any], device: torch.device) -> float:
+    """Wall seconds of `fn()`, with the device's queue drained on both sides."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+class Snapshot:
+    """Model, optimizer and RNG state taken before measuring and put back after, so a budgeted
+    run trains exactly as the same run with its epoch count given would."""
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device):
+        self.model, self.optimizer, self.device = model, optimizer, device
+        self.model_state = copy.deepcopy(model.state_dict())
+        self.optimizer_state = copy.deepcopy(optimizer.state_dict())
+        self.cpu_rng = torch.get_rng_state()
+        self.cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+    def restore(self) -> None:
+        self.model.load_state_dict(self.model_state)
+        self.optimizer.load_state_dict(self.optimizer_state)
+        torch.set_rng_state(self.cpu_rng)
+        if self.cuda_rng is not None:
+            torch.cuda.set_rng_state(self.cuda_rng, self.device)
+
+
+def measure_steps(train_steps: Callable[[Any], Any], loader: Any, device: torch.device) -> float:
+    """Seconds per training step: a few warm-up steps (allocator, autotuning, compilation), then
+    enough timed steps to average out noise without eating the budget."""
+    warm, timed_steps = (3, 10) if device.type == "cuda" else (2, 4)
+    warm = min(warm, max(1, len(loader) - 1))
+    train_steps(_Head(loader, warm))
+    n = min(timed_steps, len(loader))
+    return timed(lambda: train_steps(_Head(loader, n)), device) / n
+
+
+def measure_eval(evaluate_batches: Callable[[Any], Any], loader: Any, device: torch.device) -> float:
+    """Seconds of one evaluation pass over `loader`, from its first batches."""
+    evaluate_batches(_Head(loader, 1))
+    n = min(3, len(loader))
+    per_batch = timed(lambda: evaluate_batches(_Head(loader, n)), device) / n
+    return per_batch * len(loader)
+
+
+def fit_run_to_budget(run: Any) -> BudgetFit:
+    """Time a few of `run`'s training steps and evaluations, undo them, and fit its epochs to
+    `run.config.time_budget` (a TrainConfigError when not even one epoch fits)."""
+    from .config import TrainConfigError
+    from .loop import evaluate, train_one_epoch
+    from .optim import build_schedule
+    from .report import EpochProgress
+
+    data, ctx = run.data, run.ctx
+    snapshot = Snapshot(run.model, run.optimizer, run.device)
+    idle = build_schedule(run.optimizer, dataclasses.replace(run.recipe, scheduler="plateau"), 1)
+
+    def steps(loader: Any) -> None:
+        train_one_epoch(
+            run.net, loader, run.loss_fn, run.optimizer, idle, run.precision, run.scaler,
+            epoch=0, global_step=0, ctx=ctx, progress=EpochProgress(False),
+        )  # fmt: skip
+
+    def passes(loader: Any) -> None:
+        evaluate(run.eval_net, loader, run.loss_fn, run.precision, tta=run.recipe.tta, ctx=ctx)
+
+    step_s = measure_steps(steps, data.train, run.device)
+    eval_s = measure_eval(passes, data.eval, run.device)
+    final_s = measure_eval(passes, data.test, run.device) if data.has_val else 0.0
+    snapshot.restore()
+    # Every rank must train the same number of epochs: all fit the ranks' mean measurement.
+    spent = time.perf_counter() - run.started
+    measured = torch.tensor([step_s, eval_s, final_s, spent], dtype=torch.float64, device=run.device)
+    step_s, eval_s, final_s, spent = (ctx.all_reduce(measured) / ctx.world_size).tolist()
+    try:
+        return fit_epochs(
+            run.config.time_budget,
+            spent,
+            step_s,
+            eval_s,
+            final_s,
+            len(data.train),
+            run.config.eval_every,
+            run.max_epochs,
+        )
+    except DurationError as error:
+        raise TrainConfigError(str(error)) from None

@@ -1,0 +1,57 @@
+"""What a run says about itself: its first log line and the record written to OUT/config.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+import zoo
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def banner(run: Any, start: int) -> str:
+    """The first log line: data, recipe, the epochs (and the budget that set them), device, precision."""
+    r, d = run.recipe, run.data
+    sizes = f"{d.sizes['train']} train / {d.sizes['val'] or d.sizes['test']} {d.eval_split}"
+    where = f"{run.device}" + (f" x{run.ctx.world_size} processes" if run.ctx.enabled else "")
+    resumed = f", resuming after epoch {start}" if start else ""
+    layout = ", channels_last" if run.config.channels_last else ""
+    budget = ""
+    if run.budget is not None:
+        b = run.budget
+        budget = (
+            f" (fit to the {b.budget_s:.0f}s budget at {b.step_s * 1000:.0f} ms/step and "
+            f"{b.eval_s:.1f}s/evaluation)"
+        )
+    return (
+        f"training {run.config.model} on {d.identity} ({sizes}) with recipe {r.name}: "
+        f"{plural(r.epochs, 'epoch')}{budget}, batch {r.batch_size}, {r.optimizer} lr {r.lr:g}, "
+        f"{r.scheduler}, {r.loss} on {where} in {run.precision.name}{layout}{resumed} -> {run.out}"
+    )
+
+
+def config_record(run: Any) -> dict[str, Any]:
+    """OUT/config.json: the resolved config plus what it ran on and how (precision, layout, budget)."""
+    r, d = run.recipe, run.data
+    return {
+        "config": run.config.to_dict(),
+        "recipe_source": r.source,
+        "recipe_claim": r.claim,
+        "dataset": {
+            "name": run.spec.dataset,
+            "identity": d.identity,
+            "eval_split": d.eval_split,
+            **d.sizes,
+        },
+        "device": str(run.device),
+        "precision": run.precision.name,
+        "channels_last": run.config.channels_last,
+        "time_budget_fit": run.budget.to_dict() if run.budget is not None else None,
+        "world_size": run.ctx.world_size,
+        "steps_per_epoch": len(d.train),
+        "versions": {"zoo": zoo.__version__, "torch": torch.__version__},
+    }

@@ -1,0 +1,127 @@
+"""One run per run directory: `claim_run_dir` takes ``OUT/.zoo-train.lock`` for the length of a run.
+
+The lock is an exclusive ``flock`` on the lock file, which holds the owner's pid and host. The
+kernel drops the lock when its owner exits, however it exits, so a lock file left by a killed run
+is stale and simply taken over; a live owner's lock refuses the second run with one line naming
+its pid. Creating the lock file is also the first write into --out: an unwritable --out is refused
+here, before any data is loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+from .._errors import ZooError
+from .state import CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, STATE_JSON, OutputDirError, recover, resume_command
+
+logger = logging.getLogger("zoo")
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; a run directory is not protected there
+    fcntl = None
+
+
+class TrainingInterrupted(ZooError):
+    """Ctrl-C during a run: the message says what was saved and how to resume. Exit code 130."""
+
+    exit_code = 130
+
+
+def _owner(path: Path) -> str:
+    try:
+        owner = json.loads(path.read_text())
+        return f"pid {owner['pid']} on {owner['host']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+def _open_locked(lock: Path) -> int:
+    """A descriptor of `lock` holding its exclusive flock (the file may have been replaced meanwhile)."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputDirError(
+                f"--out {lock.parent} is in use by another `zoo train` ({_owner(lock)}): wait for it "
+                "to finish, or choose another --out"
+            ) from None
+        # The previous owner unlinks the file when it finishes: make sure ours is still the one there.
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def claim_run_dir(out: Path, *, enabled: bool = True) -> Iterator[None]:
+    """Hold --out for this run (see the module doc); `enabled` False (DDP ranks but 0) does nothing."""
+    if not enabled or fcntl is None:
+        yield
+        return
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"--out {out} is a file; give a directory")
+    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+    lock = out / LOCK_FILE
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = _open_locked(lock)
+    except OSError as error:
+        _remove_empty(created)
+        raise OutputDirError(
+            f"--out {out} is not writable ({error.strerror or error}): choose another --out"
+        ) from None
+    try:
+        stale = os.fstat(fd).st_size > 0
+        if stale:
+            logger.info("taking over %s from a run that ended without releasing it (%s)", lock, _owner(lock))
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        os.close(fd)
+        _remove_empty(created)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a claim created, deepest first, as long as the run left them empty."""
+    with contextlib.suppress(OSError):  # a folder the run wrote into is not empty: it stays
+        for folder in folders:
+            folder.rmdir()
+
+
+def _what_was_saved(out: Path, model: str) -> str:
+    resume = resume_command(out, model)
+    if not (out / CONFIG_FILE).is_file():
+        return "nothing was saved yet: run the same command again"
+    recover(out)  # what a resume would find
+    try:
+        epoch = json.loads((out / CHECKPOINT_DIR / STATE_JSON).read_text())["epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no epoch had finished, so no checkpoint was saved: {resume} starts it over"
+    return f"{out / CHECKPOINT_DIR} holds epoch {epoch}; continue with {resume}"
+
+
+@contextlib.contextmanager
+def interrupt_as_error(out: Path, model: str, *, enabled: bool = True) -> Iterator[None]:
+    """Turn Ctrl-C during a run into `TrainingInterrupted`: what was saved, how to resume."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not enabled:
+            raise
+        saved = _what_was_saved(Path(out), model.partition(".")[0])
+        raise TrainingInterrupted(f"interrupted: {saved}") from None
