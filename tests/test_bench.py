@@ -13,6 +13,7 @@ from torch import nn
 
 import zoo
 from zoo.bench import CSV_COLUMNS, BenchError, append_csv, benchmark, time_steps
+from zoo.train.runtime import choose_channels_last, choose_precision
 
 TINY = ("--repeats", "2", "--warmup", "1", "--min-time", "0.01", "--batch-size", "8", "--device", "cpu")
 
@@ -43,16 +44,23 @@ def test_cli_bench_writes_named_csv_then_appends(cli, tmp_path):
         assert float(record["img_per_s"]) > 0 and float(record["latency_ms"]) > 0
         assert float(record["spread"]) >= 0
         assert record["torch"] == torch.__version__ and record["zoo"] == zoo.__version__
-        assert record["channels_last"] == record["amp"] == record["compile"] == "False"
+        assert record["compile"] == "False"
+        # The defaults are what `zoo train` picks on this device: its precision, NHWC for conv nets.
+        model = zoo.create(record["model"])
+        assert record["precision"] == choose_precision(torch.device("cpu"), "auto").name
+        assert record["channels_last"] == str(choose_channels_last(torch.device("cpu"), model, None))
     assert [(r["mode"], r["batch"]) for r in records[:3]] == [("latency", "1"), ("eval", "8"), ("train", "8")]
     assert "lenet5" in out and "appended" in out
 
-    code, _, err = cli("bench", "lenet5", *TINY, "--channels-last", "--out-dir", str(tmp_path))
+    code, _, err = cli(
+        "bench", "lenet5", *TINY, "--no-channels-last", "--precision", "fp32", "--out-dir", str(tmp_path)
+    )
     assert code == 0, err
     header_again, *all_rows = _read(files[0])
     assert header_again == header and len(all_rows) == len(rows) + 3  # appended, header once
     assert all_rows[: len(rows)] == rows
-    assert {r[CSV_COLUMNS.index("channels_last")] for r in all_rows[-3:]} == {"True"}
+    assert {r[CSV_COLUMNS.index("channels_last")] for r in all_rows[-3:]} == {"False"}
+    assert {r[CSV_COLUMNS.index("precision")] for r in all_rows[-3:]} == {"fp32"}
 
 
 def test_benchmark_counts_params_and_macs_of_a_plain_module():

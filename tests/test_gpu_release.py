@@ -23,6 +23,7 @@ from zoo._manifest import weights_entry
 from zoo.checkpoint import save_model
 from zoo.release import job, plan, transport
 from zoo.release.collect import collect, missing_files
+from zoo.train import get_recipe
 from zoo.train.recipes import check_recipe
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,8 +47,8 @@ def test_the_plan_puts_the_mission_models_first_with_usable_recipes():
         "densenet121",
     ]
     assert len(set(models)) == len(models)
-    check_recipe(plan.GPU_ONECYCLE)
-    assert plan.GPU_ONECYCLE.nesterov and plan.GPU_ONECYCLE.label_smoothing > 0
+    check_recipe(get_recipe("gpu-onecycle"))
+    assert get_recipe("gpu-onecycle").nesterov and get_recipe("gpu-onecycle").label_smoothing > 0
     assert {plan.recipe_for(m).name for m in models} == {"gpu-onecycle", "fast"}
     assert plan.recipe_for("fast_resnet9").name == "fast"
 
@@ -244,3 +245,46 @@ def test_a_cpu_dry_run_of_the_whole_job_publishes_loadable_weights(
         zoo.checkpoint.load_state(work / "lenet5" / "run" / "checkpoint"), getattr(torch, entry["dtype"])
     )
     assert all(torch.equal(loaded.state_dict()[k], v.to(torch.float32)) for k, v in stored.items())
+
+
+# The device tool sends the working tree with each call, within 64 MiB together with the carried
+# CIFAR-10 part (two batch files, about 61 MB): what travels besides the data must stay small.
+TRAVEL_LIMIT = 64 * 2**20 - 2 * 30_730_000 - 256_000  # 64 MiB, less two batch files and batches.meta
+
+
+def _tracked_bytes(root: Path, *exclude: str) -> int:
+    import subprocess
+
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+    paths = [n for n in names.decode().split("\0") if n and not n.startswith(exclude)]
+    return sum((root / p).stat().st_size for p in paths if (root / p).is_file())
+
+
+def test_the_tree_that_travels_to_a_gpu_leaves_room_for_the_data():
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    assert _tracked_bytes(root, "releases/") < TRAVEL_LIMIT, "park releases/ (scripts/releases-park.sh)"
+
+
+def test_park_untracks_and_ignores_releases_and_unpark_restores_them(tmp_path):
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "releases-park.sh"
+    repo = tmp_path / "repo"
+    (repo / "releases" / "m").mkdir(parents=True)
+    (repo / "releases" / "m" / "model.safetensors").write_bytes(b"w" * 1000)
+    (repo / "code.py").write_text("x = 1\n")
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    subprocess.run([str(script), "park"], cwd=repo, check=True, capture_output=True)
+    assert git("ls-files").split() == ["code.py"]
+    assert git("ls-files", "--others", "--exclude-standard") == ""  # not untracked either: ignored
+    assert (repo / "releases" / "m" / "model.safetensors").stat().st_size == 1000  # still on disk
+    subprocess.run([str(script), "unpark"], cwd=repo, check=True, capture_output=True)
+    assert git("status", "--porcelain") == "" and "releases/m/model.safetensors" in git("ls-files")

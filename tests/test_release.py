@@ -85,7 +85,7 @@ def test_release_rehearsal(model, tag, hub_server, zoo_manifest, shared_data):
     zoo_manifest.write_text(json.dumps({"schema_version": 1, "models": {model: {tag: entry}}}))
     folder = RELEASES / hub.repo_dir_name(entry["repo_id"])
     assert sorted(p.name for p in folder.iterdir()) >= ["README.md", "config.json"]
-    assert all(p.stat().st_size <= 5 * 2**20 for p in folder.iterdir()), "release files stay <= 5 MB"
+    assert all(p.stat().st_size < 100 * 10**6 for p in folder.iterdir()), "release files stay < 100 MB"
     config = json.loads((folder / "config.json").read_text())
     mean, std = NORMALISATION[zoo.model_info(model).dataset]
     assert (config["mean"], config["std"]) == (list(mean), list(std)), "config.json states the training input"

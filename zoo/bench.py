@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._device import cpu_model, device_description
+from .train.runtime import choose_channels_last, choose_precision
 
 MODES = ("latency", "eval", "train")
 DEFAULT_BATCH = {"latency": 1, "eval": 256, "train": 128}
@@ -42,7 +43,7 @@ CSV_COLUMNS = (
     "spread",
     "latency_ms",
     "channels_last",
-    "amp",
+    "precision",
     "compile",
     "device",
     "torch",
@@ -76,7 +77,7 @@ class BenchResult:
     macs: int
     device: str  # human description, e.g. "Intel(R) Xeon(R) Processor (2 threads)"
     channels_last: bool
-    amp: bool
+    precision: str  # fp32, bf16 or fp16 (autocast)
     compile: bool
     torch: str
     zoo: str
@@ -190,8 +191,8 @@ def benchmark(
     warmup: int = 2,
     min_time: float = 0.2,
     modes: Sequence[str] = MODES,
-    channels_last: bool = False,
-    amp: bool = False,
+    channels_last: bool | None = None,
+    precision: str = "auto",
     compile: bool = False,
     input_size: Sequence[int] | None = None,
 ) -> BenchResult:
@@ -203,7 +204,8 @@ def benchmark(
         warmup: untimed steps first (they also absorb torch.compile's compilation; the last one,
             timed, sizes the repeats).
         min_time: seconds each repeat should last at least (more steps per repeat for fast models).
-        amp: autocast to bfloat16 (no loss scaling needed, unlike float16).
+        channels_last: NHWC memory format; None: as `zoo train` chooses (on for conv nets on CPU/CUDA).
+        precision: fp32, bf16 or fp16 autocast; "auto": as `zoo train` chooses for the device.
         compile: run the model through torch.compile.
         input_size: (C, H, W) of the random inputs; default: the spec's, or 3x32x32 for a module.
     """
@@ -222,10 +224,15 @@ def benchmark(
 
     device = torch.device(device)
     name, model, params, macs, size = _resolve(name_or_model, input_size)
+    channels_last = choose_channels_last(device, model, channels_last)
+    try:
+        mixed = choose_precision(device, precision)
+    except ValueError as error:
+        raise BenchError(str(error)) from None
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     run = torch.compile(model) if compile else model
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if amp else nullcontext
+    autocast = mixed.autocast
     sync = _sync(device)
     num_classes = getattr(model, "num_classes", None) or _output_size(model.eval(), size, device)
     measurements = []
@@ -248,7 +255,7 @@ def benchmark(
         macs=macs,
         device=device_description(device),
         channels_last=channels_last,
-        amp=amp,
+        precision=mixed.name,
         compile=compile,
         torch=torch.__version__,
         zoo=__version__,

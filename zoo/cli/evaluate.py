@@ -139,8 +139,12 @@ def bench_command(
     min_time: float = typer.Option(0.2, "--min-time", min=0.001, help="Least seconds a timed repeat lasts."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     threads: int = typer.Option(None, "--threads", min=1, help="CPU threads (unset: torch's choice)."),
-    channels_last: bool = typer.Option(False, "--channels-last", help="NHWC memory format."),
-    amp: bool = typer.Option(False, "--amp", help="bfloat16 autocast."),
+    channels_last: bool = typer.Option(
+        None, "--channels-last/--no-channels-last", help="NHWC memory format (default: as zoo train)."
+    ),
+    precision: str = typer.Option(
+        "auto", "--precision", help="auto (as zoo train: bf16 where native), fp32, bf16 or fp16."
+    ),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model."),
     out_dir: Path = typer.Option(
         None,
@@ -178,7 +182,7 @@ def bench_command(
                 warmup=warmup,
                 min_time=min_time,
                 channels_last=channels_last,
-                amp=amp,
+                precision=precision,
                 compile=compile_model,
             )
         # After each model: an interrupted run keeps what it measured.
@@ -193,12 +197,8 @@ def bench_command(
 
 def _print_bench(results: list[BenchResult], repeats: int) -> None:
     first = results[0]
-    options = [
-        o
-        for o, on in (("channels-last", first.channels_last), ("amp", first.amp), ("compile", first.compile))
-        if on
-    ]
-    title = ", ".join([first.device, f"torch {first.torch}", *options])
+    options = [o for o, on in (("channels-last", first.channels_last), ("compile", first.compile)) if on]
+    title = ", ".join([first.device, f"torch {first.torch}", first.precision, *options])
     table = Table(
         title=title,
         title_justify="left",

@@ -10,38 +10,15 @@ from dataclasses import dataclass
 
 from ..train.recipes import Recipe, get_recipe
 
-GPU_ONECYCLE = Recipe(
-    name="gpu-onecycle",
-    source=(
-        "L. Smith & N. Topin, 'Super-Convergence' (arXiv:1708.07120): one-cycle SGD-Nesterov at a large "
-        "peak lr; P. Goyal et al. (arXiv:1706.02677): lr scaled with the batch (0.1 per 128 images -> 0.4 "
-        "at 512) after a warm-up; label smoothing 0.1 (Szegedy et al., arXiv:1512.00567); the seed's "
-        "augmentation (4-pixel pad-and-crop + horizontal flip)"
-    ),
-    claim=(
-        "aims at the seed's 200-epoch top-1 (resnet18 95.29 %, resnet34 95.58 %, wrn28_10 96.63 %, "
-        "geresnext29_8x64d 96.88 %) in the tenth of the epochs a few GPU minutes allow; measured on "
-        "cifar10-jpeg and reported as measured"
-    ),
-    # Recipe's defaults stand for the rest: SGD momentum 0.9, weight decay 5e-4, 4-pixel crop + flip.
-    epochs=30,  # what a run without a time budget trains; the job's budget sets the epochs that fit
-    batch_size=512,
-    lr=0.4,
-    nesterov=True,
-    scheduler="onecycle",
-    warmup=0.15,
-    label_smoothing=0.1,
-)
-
 # The ResNet-9 line trains with the recipe it was designed with.
 FAST_FAMILIES = ("resnet9", "res9")
 
 
 def recipe_for(model: str) -> Recipe:
-    """`fast` for the ResNet-9 line, `GPU_ONECYCLE` for every other model."""
+    """`fast` for the ResNet-9 line, `gpu-onecycle` for every other model."""
     import zoo
 
-    return get_recipe("fast") if zoo.model_info(model).family in FAST_FAMILIES else GPU_ONECYCLE
+    return get_recipe("fast" if zoo.model_info(model).family in FAST_FAMILIES else "gpu-onecycle")
 
 
 @dataclass(frozen=True)
