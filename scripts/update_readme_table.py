@@ -50,7 +50,8 @@ def render() -> str:
     speeds, source = _speeds()
     modes = sorted({m for per_model in speeds.values() for m in per_model})
     published = load_base_manifest()  # an installed plugin's weights must not change the README
-    header = ["model", "family", "params", "MACs", "input", "paper", "seed", "published weights (top-1)"]
+    header = ["model", "family", "params", "MACs", "input", "paper", "seed", "seed's top-1"]
+    header += ["published weights (top-1)"]
     header += ["latency ms (batch 1)" if m == "latency" else f"{m} img/s" for m in modes]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for spec in map(zoo.model_info, zoo.list_models()):
@@ -64,6 +65,7 @@ def render() -> str:
             "x".join(map(str, spec.input_size)),
             f"[{spec.paper.title}]({spec.paper.url})",
             spec.seed,
+            spec.seed_top1 or "-",
             "<br>".join(
                 f"`{tag}`: {entry['metrics']['top1']:.2f} %"
                 + (f" on {entry['dataset']}" if entry["dataset"] != tag else "")

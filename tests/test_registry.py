@@ -33,6 +33,12 @@ def test_unknown_model_suggests_close_names():
     assert "did you mean" not in str(info.value) and "zoo list" in str(info.value)
 
 
+@pytest.mark.parametrize("name", ["../../etc/passwd", ".tag", " .x"])
+def test_a_name_with_nothing_before_its_dot_is_named_whole(name):
+    with pytest.raises(zoo.UnknownModelError, match=f"unknown model {name!r}: a name is MODEL or MODEL.TAG"):
+        zoo.create(name)
+
+
 def test_model_info_accepts_a_tag_and_spec_is_frozen():
     spec = zoo.model_info("resnet18.sometag")
     assert spec.name == "resnet18" and spec.params == 11_173_962

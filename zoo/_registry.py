@@ -38,6 +38,8 @@ class DuplicateModelError(DuplicateError):
 def split_name(name: str) -> tuple[str, str | None]:
     """Split ``"resnet18.tag"`` into ``("resnet18", "tag")``; no tag gives ``None``."""
     base, sep, tag = name.strip().partition(".")
+    if not base:  # "../x", ".tag": nothing before the dot is no model name, so name the whole input
+        raise UnknownModelError(f"unknown model {name!r}: a name is MODEL or MODEL.TAG (see `zoo list`)")
     if sep and not tag:
         raise UnknownModelError(f"model name {name!r} ends with '.' but names no weights tag")
     return base, (tag if sep else None)

@@ -49,6 +49,7 @@ class ModelSpec:
     macs: int
     paper: Paper
     seed: str  # the seed variant the implementation follows, e.g. "seed 001 §1.2.2"
+    seed_top1: str = ""  # the seed's reported test top-1 as it states it, e.g. "95.29 % (200 epochs)"
     dataset: str = "cifar10"
     input_size: tuple[int, int, int] = (3, 32, 32)
     num_classes: int = 10
@@ -119,6 +120,7 @@ class ModelSpec:
             "num_classes": self.num_classes,
             "paper": {"title": self.paper.title, "url": self.paper.url},
             "seed": self.seed,
+            "seed_top1": self.seed_top1,
             "kwargs": dict(self.kwargs),
             "tags": list(self.tags),
             "description": self.description,

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .budget import parse_duration
     from .config import TrainConfig, TrainConfigError
-    from .engine import TrainResult, train
+    from .engine import train
     from .loop import DivergedError, NonFiniteLossError, TrainingFailedError
     from .recipes import Recipe, RecipeError, get_recipe, list_recipes
+    from .record import TrainResult
     from .state import OutputDirError
 
 _EXPORTS = {
@@ -33,7 +34,7 @@ _EXPORTS = {
     "RecipeError": "recipes",
     "TrainConfig": "config",
     "TrainConfigError": "config",
-    "TrainResult": "engine",
+    "TrainResult": "record",
     "get_recipe": "recipes",
     "list_recipes": "recipes",
     "train": "engine",

@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from .loaders import build_data
 from .loop import DivergenceGuard, TrainingFailedError, evaluate, train_one_epoch
 from .optim import build_loss, build_optimizer, build_schedule
 from .recipes import Recipe
-from .record import banner, config_record
+from .record import TrainResult, banner, config_record
 from .report import EpochProgress, MetricsLog, plot_history, summary_line
 from .rundir import claim_run_dir, interrupt_as_error
 from .runtime import choose_channels_last, choose_precision
@@ -49,26 +48,6 @@ from .state import (
 logger = logging.getLogger("zoo")
 
 RESULT_FILE = "result.json"
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a run produced. `final`/`best` are metric rows (with test metrics when a validation split
-    chose the best epoch); `best` is None without a validation split."""
-
-    out: Path
-    model_path: Path  # OUT/checkpoint/model.safetensors: the last epoch
-    best_path: Path | None  # OUT/best/model.safetensors: the best-on-validation epoch
-    final: dict[str, Any]
-    best: dict[str, Any] | None
-    history: list[dict[str, Any]]
-    config: dict[str, Any]
-    epochs_run: int  # epochs trained by this call (fewer than the recipe's after a resume)
-
-    @property
-    def metrics_path(self) -> Path:
-        """OUT/metrics.jsonl (OUT/metrics.csv beside it)."""
-        return self.out / "metrics.jsonl"
 
 
 def train(
@@ -197,7 +176,8 @@ class _Run:
         if ctx.rank:  # DDP copies rank 0's weights; other draws (dropout) should differ between ranks
             torch.manual_seed(config.seed + ctx.rank)
         self.data = build_data(config, self.spec.dataset, self.spec.num_classes, ctx, self.device)
-        if not self.resume and hasattr(model, "init_whitening"):  # data-dependent init (fast_resnet9's stem)
+        if hasattr(model, "init_whitening"):  # data-dependent init (fast_resnet9's stem; draws no RNG)
+            # Also on resume: a run killed before its first checkpoint restarts from this init.
             model.init_whitening(self.data.train.images, *self.data.normalisation)
         self.optimizer = build_optimizer(model.parameters(), recipe)
         self.loss_fn = build_loss(recipe, self.spec.num_classes)

@@ -1,12 +1,34 @@
-"""What a run says about itself: its first log line and the record written to OUT/config.json."""
+"""What a run says about itself: its first log line, OUT/config.json, and the result `train` returns."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
 import zoo
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced. `final`/`best` are metric rows (with test metrics when a validation split
+    chose the best epoch); `best` is None without a validation split."""
+
+    out: Path
+    model_path: Path  # OUT/checkpoint/model.safetensors: the last epoch
+    best_path: Path | None  # OUT/best/model.safetensors: the best-on-validation epoch
+    final: dict[str, Any]
+    best: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    config: dict[str, Any]
+    epochs_run: int  # epochs trained by this call (fewer than the recipe's after a resume)
+
+    @property
+    def metrics_path(self) -> Path:
+        """OUT/metrics.jsonl (OUT/metrics.csv beside it)."""
+        return self.out / "metrics.jsonl"
 
 
 def plural(n: int, word: str) -> str:
