@@ -4,8 +4,8 @@
 (CPUs with AVX-512-BF16 or AMX, CUDA GPUs with bf16) and full precision elsewhere; fp16 with loss
 scaling is used on CUDA GPUs without bf16. `channels_last` defaults to on for convolutional
 models on CPU and CUDA. benchmarks/cpu_training.py measured both against a plain fp32
-loop on the 2-core dev CPU (benchmarks/RESULTS.md): bf16 + channels_last trains resnet18 2.7x and
-fast_resnet9 2.4x faster there.
+loop on the 2-core dev CPU (benchmarks/RESULTS.md): bf16 + channels_last trains resnet18 2.4x and
+fast_resnet9 1.8x faster there, alexnet (little matrix work) only 1.06x.
 """
 
 from __future__ import annotations
