@@ -188,3 +188,34 @@ def test_eval_every_and_limit_test_make_short_runs_short(tiny_cifar, tmp_path):
     assert evaluated == [2, 3]  # every second epoch, and always the last
     assert result.config["dataset"]["test"] == 100
     assert result.history[0]["test_loss"] is None and result.final["test_acc"] is not None
+
+
+def test_evaluation_shows_its_progress_batch_by_batch():
+    import io
+
+    from rich.console import Console
+
+    from zoo.data import DeviceLoader
+    from zoo.data.array_dataset import ArrayDataset
+    from zoo.train.distributed import DistContext
+    from zoo.train.loop import evaluate
+    from zoo.train.report import EpochProgress
+    from zoo.train.runtime import Precision
+
+    images = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
+    data = ArrayDataset(images, torch.arange(10) % 10, "t", tuple("0123456789"), (0.5,) * 3, (0.2,) * 3)
+    screen = io.StringIO()
+    progress = EpochProgress(True)
+    progress._console, progress.enabled = Console(file=screen, force_terminal=True, width=100), True
+    seen = []
+    update = progress.update
+    progress.update = lambda done, *a: (seen.append(done), update(done, *a))
+    progress.start_eval(3, 5, 4, "test")
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3072, 10))
+    loss, acc = evaluate(
+        model, DeviceLoader(data, 3, train=False), torch.nn.CrossEntropyLoss(), Precision("cpu", None),
+        tta=False, ctx=DistContext(), progress=progress,
+    )  # fmt: skip
+    progress.stop()
+    assert seen == [1, 2, 3, 4] and 0 <= acc <= 1  # 10 images in batches of 3
+    assert "epoch 3/5 evaluating on test" in screen.getvalue()

@@ -183,38 +183,28 @@ class EpochProgress:
             self.enabled = self._console.is_terminal
 
     def start(self, epoch: int, epochs: int, batches: int) -> None:
-        if not self.enabled:
-            return
-        p = self._columns
-        self._progress = p.Progress(
-            p.TextColumn(f"epoch {epoch}/{epochs}"),
-            p.BarColumn(),
-            p.MofNCompleteColumn(),
-            p.TextColumn(
-                "loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}  {task.fields[ips]:.0f} img/s"
-            ),
-            p.TimeRemainingColumn(),
-            console=self._console,
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task("train", total=batches, loss=0.0, acc=0.0, ips=0.0)
+        if self.enabled:
+            stats = "loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}  {task.fields[ips]:.0f} img/s"
+            self._start(f"epoch {epoch}/{epochs}", batches, self._columns.TextColumn(stats))
 
     def start_eval(self, epoch: int, epochs: int, batches: int, split: str) -> None:
         """A bar for the epoch's evaluation pass (minutes on a CPU for the full test split)."""
-        if not self.enabled:
-            return
+        if self.enabled:
+            self._start(f"epoch {epoch}/{epochs} evaluating on {split}", batches)
+
+    def _start(self, label: str, batches: int, *extra_columns) -> None:
         p = self._columns
         self._progress = p.Progress(
-            p.TextColumn(f"epoch {epoch}/{epochs} evaluating on {split}"),
+            p.TextColumn(label),
             p.BarColumn(),
             p.MofNCompleteColumn(),
+            *extra_columns,
             p.TimeRemainingColumn(),
             console=self._console,
             transient=True,
         )
         self._progress.start()
-        self._task = self._progress.add_task("eval", total=batches)
+        self._task = self._progress.add_task(label, total=batches, loss=0.0, acc=0.0, ips=0.0)
 
     def update(self, done: int, loss: float = 0.0, acc: float = 0.0, images_per_s: float = 0.0) -> None:
         if self._progress is not None:
