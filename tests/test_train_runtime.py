@@ -219,3 +219,16 @@ def test_evaluation_shows_its_progress_batch_by_batch():
     progress.stop()
     assert seen == [1, 2, 3, 4] and 0 <= acc <= 1  # 10 images in batches of 3
     assert "epoch 3/5 evaluating on test" in screen.getvalue()
+
+
+@pytest.mark.slow
+def test_the_new_users_four_step_fast_run_trains(shared_data, tmp_path):
+    # Issue 9's crash: `zoo train fast_resnet9 --epochs 1 --limit-train 2048` (4 steps of 512).
+    from zoo.train import train
+
+    result = train(
+        "fast_resnet9", out=tmp_path / "run", data_dir=shared_data / "cifar10-jpeg", epochs=1,
+        limit_train=2048, limit_test=200, seed=0,
+    )  # fmt: skip
+    assert result.config["steps_per_epoch"] == 4 and result.config["config"]["recipe"]["name"] == "fast"
+    assert result.final["train_loss"] < 3 and 0 <= result.final["test_acc"] <= 1

@@ -19,8 +19,10 @@ import torch
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*$")
-# What the measured per-epoch cost cannot see: checkpoint writes, plots, slower late steps.
-SAFETY = 0.93
+# What the measured per-epoch cost cannot see: checkpoint writes, plots, a machine that slows down.
+# On the 2-core dev VM alexnet's steps took 33 ms when measured, then 48 ms for 20 epochs in the
+# middle of the run, then 34 ms again: a 0.93 margin let an 11-minute budget overrun.
+SAFETY = 0.8
 
 
 class DurationError(ValueError):
@@ -141,7 +143,7 @@ class Snapshot:
 def measure_steps(train_steps: Callable[[Any], Any], loader: Any, device: torch.device) -> float:
     """Seconds per training step: a few warm-up steps (allocator, autotuning, compilation), then
     enough timed steps to average out noise without eating the budget."""
-    warm, timed_steps = (3, 10) if device.type == "cuda" else (2, 4)
+    warm, timed_steps = (3, 10) if device.type == "cuda" else (2, 8)
     warm = min(warm, max(1, len(loader) - 1))
     train_steps(_Head(loader, warm))
     n = min(timed_steps, len(loader))

@@ -51,6 +51,7 @@ class TrainConfig:
     limit_test: int | None = None  # evaluate on a seeded N-image subset of the test split
     time_budget: float | None = None  # seconds for training + evaluation: sets the epoch count
     init_from: str | None = None  # "MODEL.TAG": start from these published weights (fine-tuning)
+    model_kwargs: dict[str, Any] | None = None  # more builder options (a study's stem, init, ...)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -66,7 +67,7 @@ class TrainConfig:
 
     def model_options(self) -> dict[str, Any]:
         """Options passed to `zoo.create` (only those given: the builder's defaults stay otherwise)."""
-        return {"act": self.act} if self.act is not None else {}
+        return {**(self.model_kwargs or {}), **({"act": self.act} if self.act is not None else {})}
 
 
 CONFIG_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("model", "recipe"))

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from .budget import fit_run_to_budget
 from .config import TrainConfig, TrainConfigError, resolve_config, resolve_resume
 from .distributed import DistContext, context_from_env, pick_device
 from .loaders import build_data
-from .loop import DivergenceGuard, TrainingFailedError, evaluate, train_one_epoch
+from .loop import DivergenceGuard, TrainingFailedError, TrainStep, evaluate, train_one_epoch
 from .optim import build_loss, build_optimizer, build_schedule
 from .recipes import Recipe
 from .record import TrainResult, banner, config_record
@@ -57,6 +58,7 @@ def train(
     out: str | Path,
     data_dir: str | Path | None = None,
     resume: bool = False,
+    on_step: Callable[[TrainStep], None] | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Train a registered model from scratch on its data set, checkpointing into `out` every epoch.
@@ -72,6 +74,8 @@ def train(
             precision, channels_last, compile, limit_train, limit_test, eval_every, time_budget in
             seconds, act); None values are ignored. With `time_budget` the epoch count is measured
             to fit it (`epochs`, when given too, caps it).
+        on_step: called with a `TrainStep` after every training step's backward pass, before the
+            optimizer step (what `zoo study` probes measure with).
 
     Under torchrun (RANK/WORLD_SIZE/LOCAL_RANK set) every process calls this; they train with
     DistributedDataParallel and rank 0 alone writes files.
@@ -81,10 +85,10 @@ def train(
     ctx = context_from_env()
     # One run per --out, claimed before anything loads; Ctrl-C says what was saved.
     with claim_run_dir(out, enabled=ctx.is_main), interrupt_as_error(out, model, enabled=ctx.is_main):
-        return _train(model, recipe, out, data_dir, resume, ctx, started, overrides)
+        return _train(model, recipe, out, data_dir, resume, ctx, started, overrides, on_step)
 
 
-def _train(model, recipe, out, data_dir, resume, ctx, started, overrides) -> TrainResult:
+def _train(model, recipe, out, data_dir, resume, ctx, started, overrides, on_step=None) -> TrainResult:
     if resume:
         config = resolve_resume(saved_config(out), model, recipe, data_dir, overrides)
     else:
@@ -95,6 +99,7 @@ def _train(model, recipe, out, data_dir, resume, ctx, started, overrides) -> Tra
     try:
         ctx.barrier()  # every rank has looked at --out before rank 0 writes into it
         run = _Run(config, out, ctx, resume, started, max_epochs=overrides.get("epochs"))
+        run.on_step = on_step
         result = run.fit()
         # Rank 0 finishes later (plots): tearing gloo down while a peer still runs can abort a rank.
         ctx.barrier()
@@ -126,6 +131,7 @@ class _Run:
         self.spec = zoo.model_info(config.model)
         self.started, self.max_epochs, self.budget = started, max_epochs, None
         self.guard = DivergenceGuard()
+        self.on_step: Callable[[TrainStep], None] | None = None
 
     def fit(self) -> TrainResult:
         ctx = self.ctx
@@ -215,6 +221,7 @@ class _Run:
                 ctx=self.ctx,
                 progress=progress,
                 guard=self.guard,
+                on_step=self.on_step,
             )
         except TrainingFailedError as error:
             raise type(error)(f"{error}; training stopped. {self._kept(epoch - 1)}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -73,6 +74,21 @@ class EpochStats:
     lr: float  # the learning rate of the epoch's last step
 
 
+@dataclass
+class TrainStep:
+    """What an ``on_step`` hook sees: after the backward pass, before the optimizer step (gradients in
+    ``.grad``, weights still those the loss was computed with; fp16 gradients are loss-scaled)."""
+
+    net: nn.Module
+    x: torch.Tensor
+    y: torch.Tensor
+    loss: torch.Tensor
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    epoch: int
+    step: int  # global step, counted from 0
+
+
 def _sync_interval(device: torch.device) -> int:
     # Reading values back stalls a GPU's queue, so look at them every few steps there; a CPU pays nothing.
     return 1 if device.type == "cpu" else 20
@@ -92,6 +108,7 @@ def train_one_epoch(
     ctx: DistContext,
     progress: EpochProgress,
     guard: DivergenceGuard | None = None,
+    on_step: Callable[[TrainStep], None] | None = None,
 ) -> EpochStats:
     """Train `net` for one pass over `loader`; raise NonFiniteLossError at the first bad loss and
     DivergedError when `guard` sees the loss stay far above its start."""
@@ -110,12 +127,13 @@ def train_one_epoch(
             logits = net(x)
         loss = loss_fn(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        if on_step is not None:
+            on_step(TrainStep(net, x, y, loss, loss_fn, optimizer, epoch, global_step + index))
         if scaler is not None:
-            scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
         else:
-            loss.backward()
             optimizer.step()
         lr = optimizer.param_groups[0]["lr"]
         schedule.after_batch()

@@ -1,0 +1,76 @@
+"""`zoo study list | show NAME | run NAME --out DIR`: the seeds' experiments, with their reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .. import registry
+from . import app
+
+study_app = typer.Typer(
+    help="The seeds' studies: grids of training runs, probes and reports (tables and figures).",
+    no_args_is_help=True,
+)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("list")
+def list_command() -> None:
+    """List the registered studies: name, runs, plugin and what each compares."""
+    from ..studies import list_studies
+
+    for study in list_studies():
+        owner = registry().owner("studies", study.name)
+        typer.echo(f"{study.name:14} {len(study.cells):3} runs  [{owner}]  {study.description}")
+
+
+@study_app.command("show")
+def show_command(name: str = typer.Argument(..., metavar="NAME", help="A study (`zoo study list`).")) -> None:
+    """Show a study's grid (each run's model, recipe and options, the seed's figure), scales and cost."""
+    from ..studies import SCALES, get_study
+    from ..studies.runner import estimate
+
+    study = get_study(name)
+    typer.echo(f"study {study.name} ({registry().owner('studies', study.name)}): {study.description}")
+    typer.echo(f"seed figures: {study.source or '-'}")
+    for table in study.tables():
+        typer.echo(f"\n{table}:")
+        for c in (c for c in study.cells if c.table == table):
+            settings = ", ".join(f"{k}={v}" for k, v in {**c.options, **c.model_kwargs}.items())
+            probes = f"  probes: {', '.join(c.probes)}" if c.probes else ""
+            run = f"{c.model} [{c.recipe or 'default'}] {settings}{probes}"
+            typer.echo(f"  {c.name:28} {c.row:40} seed {c.seed or '-':>10}  {run}")
+    typer.echo(f"\nfigures: {', '.join(study.figures)}")
+    for scale in (s for s in SCALES if s in study.scales):
+        settings, cost = study.scales[scale], estimate(study, scale)
+        options = ", ".join(f"{k} {v}" for k, v in settings.options.items()) or "the seed's settings"
+        typer.echo(f"scale {scale:8} {options}; about {cost['train_tmacs']:.3g} TMACs of training")
+
+
+@study_app.command("run")
+def run_command(
+    name: str = typer.Argument(..., metavar="NAME", help="A study (`zoo study list`)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The study's folder: runs/, report.md, figures."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Where the data set lives."),
+    scale: str = typer.Option(
+        "smoke", "--scale", help="smoke (seconds), reduced (~1 h on 2 CPU cores) or full."
+    ),
+    only: list[str] = typer.Option(
+        None, "--only", help="Run only these cells (name, glob or table); repeatable."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the study in --out: finished runs are kept."
+    ),
+    device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
+) -> None:
+    """Run a study's grid of training runs and write its report (report.md, results.csv/.json, PNGs)."""
+    from ..studies import run
+
+    result = run(name, out, data_dir=data_dir, scale=scale, only=only, resume=resume, device=device)
+    for row in result.rows:
+        typer.echo(
+            f"{row['table']:20} {row['row']:40} test {row['test_acc']:6.2f} %  (seed {row['seed'] or '-'})"
+        )
+    typer.echo(f"report: {result.report} ({len(result.figures)} figures)")

@@ -1,0 +1,352 @@
+"""Registers the seeds' studies through the public hook, as a third party would.
+
+Each study is the seed's grid at its own settings (``full``), with a ``reduced`` scale that fits
+about an hour on 2 CPU cores and the default ``smoke`` scale (zoo._study.DEFAULT_SCALES). The seed's
+reported test accuracy (%) of each row is printed beside ours in the study's report.
+"""
+
+from zoo import hookimpl
+from zoo._study import Cell, Scale, Study
+
+SEED_000 = "seed 000 (Res9 family and the ResNet-18 hyper-parameter study)"
+SEED_001 = "seed 001 §1.4 (ResNet9 -> FastResNet9)"
+SEED_BN = "the seeds' BatchNorm study (VGG-A, the course's VGG_BatchNorm)"
+SANTURKAR = "Santurkar et al. 2018, 'How Does Batch Normalization Help Optimization?' (arXiv:1805.11604)"
+
+
+def _reduced(epochs: int, limit_train: int, limit_test: int = 2000, probe_every: int = 10, **more) -> Scale:
+    options = {"epochs": epochs, "limit_train": limit_train, "limit_test": limit_test, **more}
+    return Scale(options, probe_every, note="a subset and fewer epochs, to fit about 1 hour on 2 CPU cores")
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-" else "-" if ch in " /" else "p" for ch in text.lower())
+
+
+def _factor(table: str, model: str, base: dict, key: str, values: dict, **cell) -> list[Cell]:
+    """One table varying option `key` (``model_kwargs.NAME``: a builder option) over `values`
+    (value -> seed figure) on top of `base`."""
+    cells = []
+    for value, seed in values.items():
+        builder_key = key.partition("model_kwargs.")[2]
+        options = base if builder_key else {**base, key: value}
+        kwargs = {builder_key: value} if builder_key else {}
+        label = str(value)
+        name = _slug(f"{table}-{label}")
+        cells.append(Cell(name, model, table, label, seed, options=options, model_kwargs=kwargs, **cell))
+    return cells
+
+
+# --- mlp-depth (seed 004, MNIST) -------------------------------------------------------------------
+_MLP = {"probes": ("grad_norms",), "recipe": "mlp"}
+MLP_DEPTH = Study(
+    "mlp-depth",
+    description=(
+        "Why deep MLPs need He init, BatchNorm, lr decay or residual links (MNIST; Adam 1e-3, batch 64, "
+        "the epoch with the best validation accuracy; per-layer gradient norms probed on the train step)."
+    ),
+    source="seed 004 (MNIST MLPs)",
+    cells=(
+        Cell("mlp5-randn", "mlp5", "5 layers", "randn init", "-", model_kwargs={"init": "randn"}, **_MLP),
+        Cell("mlp5-he", "mlp5", "5 layers", "He init", "97.74", **_MLP),
+        Cell("mlp22", "mlp22", "22 layers", "plain", "97.40 (oscillating)", **_MLP),
+        Cell("mlp22-bn", "mlp22_bn", "22 layers", "+ BN", "-", **_MLP),
+        Cell("mlp41", "mlp41", "41 layers", "plain", "gradients vanish", **_MLP),
+        Cell("mlp41-bn", "mlp41_bn", "41 layers", "+ BN", "degrades after ~epoch 7", **_MLP),
+        Cell(
+            "mlp41-bn-decay",
+            "mlp41_bn",
+            "41 layers",
+            "+ BN + lr decay",
+            "-",
+            options={"scheduler": "step", "step_size": 3, "gamma": 0.5},
+            **_MLP,
+        ),
+        Cell("mlp41-res", "mlp41_res", "41 layers", "residual", "-", **_MLP),
+    ),
+    scales={"reduced": _reduced(8, 12000, probe_every=20)},
+    figures=("curves", "layers"),
+    metric="best",
+)
+
+# --- bn-accuracy (VGG-A with and without BN) ---------------------------------------------------------
+_VGG = {"recipe": "seed200", "model_kwargs": {"drop_rate": 0.0}}
+_CONSTANT = {"epochs": 20, "batch_size": 128, "weight_decay": 0.0, "scheduler": "step", "gamma": 1.0}
+
+
+def _bn_pair(table: str, options: dict, seeds: tuple[str, str], probes: tuple[str, ...] = ()) -> list[Cell]:
+    slug = _slug(table)
+    return [
+        Cell(f"{slug}-vgg", "vgg11", table, "without BN", seeds[0], options=options, probes=probes, **_VGG),
+        Cell(
+            f"{slug}-vgg-bn", "vgg11_bn", table, "with BN", seeds[1], options=options, probes=probes, **_VGG
+        ),
+    ]
+
+
+BN_ACCURACY = Study(
+    "bn-accuracy",
+    description=(
+        "VGG-A with and without BatchNorm: SGD lr 0.1, batch 128, 20 epochs, no schedule, no weight "
+        "decay, no dropout; then Adam at the lrs the seed lists."
+    ),
+    source=SEED_BN,
+    cells=(
+        *_bn_pair("SGD lr 0.1", {**_CONSTANT, "lr": 0.1, "momentum": 0.0}, ("79.5", "82.8")),
+        *_bn_pair("Adam lr 2e-3", {**_CONSTANT, "lr": 2e-3, "optimizer": "adam"}, ("75.98", "86.40")),
+        *_bn_pair("Adam lr 1e-4", {**_CONSTANT, "lr": 1e-4, "optimizer": "adam"}, ("81.71", "81.77")),
+        *_bn_pair("Adam lr 5e-4", {**_CONSTANT, "lr": 5e-4, "optimizer": "adam"}, ("83.90", "87.14")),
+    ),
+    scales={"reduced": _reduced(3, 5000, 1000)},
+    figures=("curves",),
+)
+
+# --- hparams (ResNet-18) ---------------------------------------------------------------------------
+_BASE18 = {
+    "lr": 0.01,
+    "epochs": 25,
+    "weight_decay": 5e-4,
+    "loss": "ce",
+    "scheduler": "plateau",
+    "optimizer": "sgd",
+    "act": "relu",
+}
+_R18 = {"recipe": "seed200"}
+HPARAMS = Study(
+    "hparams",
+    description=(
+        "ResNet-18 one factor at a time from the baseline SGD lr 0.01, cross-entropy, weight decay 5e-4, "
+        "ReLU, ReduceLROnPlateau, 25 epochs (runs equal to the baseline are trained once)."
+    ),
+    source=SEED_000,
+    cells=(
+        *_factor(
+            "loss",
+            "resnet18",
+            _BASE18,
+            "loss",
+            {
+                "ce": "90.61",
+                "bce": "84.83",
+                "mse": "84.81",
+                "huber": "81.67",
+                "multilabel_soft_margin": "87.85",
+            },
+            **_R18,
+        ),
+        *_factor(
+            "weight decay",
+            "resnet18",
+            _BASE18,
+            "weight_decay",
+            {1e-4: "89.05", 5e-4: "90.61", 1e-3: "88.94", 5e-3: "88.89", 1e-2: "80.22"},
+            **_R18,
+        ),
+        *_factor(
+            "activation",
+            "resnet18",
+            _BASE18,
+            "act",
+            {"relu": "90.61", "mish": "91.69", "leaky_relu": "89.34", "elu": "86.93", "gelu": "90.36"},
+            **_R18,
+        ),
+        *_factor(
+            "optimizer",
+            "resnet18",
+            _BASE18,
+            "optimizer",
+            {"sgd": "90.61", "adam": "71.26", "adadelta": "82.81", "adagrad": "88.62", "adamax": "85.36"},
+            **_R18,
+        ),
+        *_factor(
+            "schedule",
+            "resnet18",
+            _BASE18,
+            "scheduler",
+            {
+                "plateau": "90.61",
+                "step": "90.74",
+                "linear": "90.59",
+                "exponential": "90.60",
+                "cosine": "91.91",
+            },
+            **_R18,
+        ),
+    ),
+    scales={"reduced": _reduced(2, 2000, 1000)},
+    figures=("curves", "lr"),
+)
+
+# --- res9-family (seed 000) ----------------------------------------------------------------------------
+_RES9 = {"lr": 0.01, "epochs": 50, "weight_decay": 5e-4, "loss": "ce", "act": "relu"}
+_AUG_OFF = {"crop_padding": 0, "flip": False}
+RES9_FAMILY = Study(
+    "res9-family",
+    description=(
+        "Res18, Res9 and simp_Res9 (SGD lr 0.01, momentum 0.9, weight decay 5e-4, 50 epochs), then "
+        "simp_res9's schedule, activation, loss, stem and augmentation, and the best configuration."
+    ),
+    source=SEED_000,
+    cells=(
+        *(
+            Cell(f"model-{m}", m, "model", label, seed, "seed200", options=_RES9)
+            for m, label, seed in (
+                ("resnet18", "Res18", "91.21"),
+                ("res9", "Res9", "89.83"),
+                ("simp_res9", "simp_Res9", "87.80"),
+            )
+        ),
+        *_factor(
+            "schedule",
+            "simp_res9",
+            _RES9,
+            "scheduler",
+            {"cosine": "-", "cyclic": "-", "onecycle": "-"},
+            recipe="seed200",
+        ),
+        *_factor(
+            "activation",
+            "simp_res9",
+            _RES9,
+            "act",
+            dict.fromkeys(("relu", "mish", "elu", "rrelu", "gelu"), "-"),
+            recipe="seed200",
+        ),
+        *_factor(
+            "loss",
+            "simp_res9",
+            _RES9,
+            "loss",
+            dict.fromkeys(("ce", "smooth_l1", "bce"), "-"),
+            recipe="seed200",
+        ),
+        *_factor(
+            "stem",
+            "simp_res9",
+            _RES9,
+            "model_kwargs.stem",
+            {"3x3": "-", "7x7": "-", "3x3-3x3-3x3": "-", "3x3-3x3": "-"},
+            recipe="seed200",
+        ),
+        Cell(
+            "augmentation-on",
+            "simp_res9",
+            "augmentation",
+            "on (70 epochs)",
+            "-",
+            "seed200",
+            {**_RES9, "epochs": 70},
+        ),
+        Cell(
+            "augmentation-off",
+            "simp_res9",
+            "augmentation",
+            "off (70 epochs)",
+            "-",
+            "seed200",
+            {**_RES9, "epochs": 70, **_AUG_OFF},
+        ),
+        Cell(
+            "best",
+            "simp_res9",
+            "best configuration",
+            "3x3x3 stem, GELU, cosine, augmentation, 150 epochs",
+            "94.29",
+            "seed200",
+            {**_RES9, "epochs": 150, "scheduler": "cosine", "act": "gelu"},
+            {"stem": "3x3-3x3-3x3"},
+        ),
+    ),
+    scales={"reduced": _reduced(2, 2000, 1000)},
+)
+
+# --- fast-resnet9 (seed 001) ------------------------------------------------------------------------
+_PLAIN = {"label_smoothing": 0.0, "cutout": 0, "tta": False}
+
+
+def _ladder(epochs: int, seeds: tuple[str, str, str]) -> list[Cell]:
+    table, e = f"{epochs} epochs", {"epochs": epochs}
+    return [
+        Cell(f"resnet9-{epochs}", "resnet9", table, "ResNet9 (seed200 recipe)", seeds[0], "seed200", e),
+        Cell(
+            f"resnet9-onecycle-{epochs}",
+            "resnet9",
+            table,
+            "+ one-cycle SGD-Nesterov, batch 512",
+            "-",
+            "fast",
+            {**e, **_PLAIN},
+        ),
+        Cell(
+            f"resnet9-smoothing-{epochs}",
+            "resnet9",
+            table,
+            "+ label smoothing 0.2",
+            "-",
+            "fast",
+            {**e, **_PLAIN, "label_smoothing": 0.2},
+        ),
+        Cell(f"resnet9-fast-{epochs}", "resnet9", table, "+ cutout 8, flip TTA", "-", "fast", e),
+        Cell(
+            f"fast-resnet9-{epochs}",
+            "fast_resnet9",
+            table,
+            "FastResNet9 (whitening, pool before BN, Ghost BN)",
+            seeds[1],
+            "fast",
+            e,
+        ),
+        Cell(f"resnet18-{epochs}", "resnet18", table, "ResNet18 (seed200 recipe)", seeds[2], "seed200", e),
+    ]
+
+
+FAST_RESNET9 = Study(
+    "fast-resnet9",
+    description="ResNet9 -> FastResNet9 trick by trick (recipe first, then the network), with ResNet18.",
+    source=SEED_001,
+    cells=(*_ladder(10, ("83.31", "94.03", "86.16")), *_ladder(200, ("93.07", "95.77", "95.29"))),
+    scales={"reduced": _reduced(2, 2000, 1000)},
+)
+
+# --- bn-landscape and ics (Santurkar et al.) ---------------------------------------------------------
+_LANDSCAPE_LRS = (0.05, 0.075, 0.1, 0.125, 0.15)
+_SGD = {**_CONSTANT, "momentum": 0.0}
+BN_LANDSCAPE = Study(
+    "bn-landscape",
+    description=(
+        "VGG-A with and without BN at five SGD lrs, probed on the train step: (a) the loss band over the "
+        "lrs, (b) gradient predictiveness ||g(t+1) - g(t)||, (c) effective beta-smoothness (the band's "
+        "top), and the paper's own probe along the gradient (range of losses, largest gradient change)."
+    ),
+    source=f"{SEED_BN}; {SANTURKAR}",
+    cells=tuple(
+        c
+        for lr in _LANDSCAPE_LRS
+        for c in _bn_pair(f"lr {lr}", {**_SGD, "lr": lr}, ("-", "-"), ("smoothness", "landscape"))
+    ),
+    scales={"reduced": _reduced(1, 3000, 500, probe_every=10)},
+    figures=("curves", "bands"),
+)
+
+ICS = Study(
+    "ics",
+    description=(
+        "Internal covariate shift as the paper defines it, per layer: ||G - G'|| and cos(G, G'), G' a "
+        "layer's gradient after the preceding layers' SGD step; VGG-A with and without BN."
+    ),
+    source=SANTURKAR,
+    cells=tuple(_bn_pair("SGD lr 0.1", {**_SGD, "lr": 0.1}, ("-", "-"), ("ics",))),
+    scales={
+        "reduced": _reduced(1, 3000, 500, probe_every=10),
+        "smoke": Scale({"epochs": 1, "limit_train": 8, "limit_test": 8, "batch_size": 8}, note="1 step"),
+    },
+    figures=("curves", "bands", "layers"),
+)
+
+STUDIES = (MLP_DEPTH, BN_ACCURACY, HPARAMS, RES9_FAMILY, FAST_RESNET9, BN_LANDSCAPE, ICS)
+
+
+@hookimpl
+def zoo_register_studies(register):
+    for study in STUDIES:
+        register(study)
