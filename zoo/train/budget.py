@@ -84,7 +84,7 @@ def fit_epochs(
     if epochs < 1:
         needed = (spent_s + final_s + steps_per_epoch * step_s + eval_s) / SAFETY
         raise DurationError(
-            f"time budget {budget_s:.0f}s is too short: setting up took {spent_s:.0f}s and one epoch with "
+            f"time budget {budget_s:g}s is too short: setting up took {spent_s:.0f}s and one epoch with "
             f"its evaluation needs about {fit.epoch_s + eval_s * (1 - 1 / eval_every):.0f}s; give at least "
             f"{math.ceil(needed)}s, or shorten epochs with --limit-train / --limit-test"
         )
