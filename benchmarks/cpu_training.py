@@ -24,7 +24,7 @@ from torch import nn
 import zoo
 from zoo.data import Augment, DeviceLoader
 from zoo.data.array_dataset import ArrayDataset
-from zoo.train.budget import _Head
+from zoo.train.budget import Head
 from zoo.train.distributed import DistContext
 from zoo.train.loop import train_one_epoch
 from zoo.train.optim import build_loss, build_optimizer, build_schedule
@@ -92,7 +92,7 @@ def zoo_path(name: str, batch: int, steps: int, warmup: int) -> tuple[float, str
     def run(n: int) -> float:
         start = time.perf_counter()
         train_one_epoch(
-            model, _Head(loader, n), build_loss(recipe, spec.num_classes), optimizer, schedule,
+            model, Head(loader, n), build_loss(recipe, spec.num_classes), optimizer, schedule,
             precision, None, epoch=1, global_step=0, ctx=ctx, progress=EpochProgress(False),
         )  # fmt: skip
         return time.perf_counter() - start

@@ -91,7 +91,7 @@ def fit_epochs(
     return BudgetFit(budget_s, spent_s, step_s, eval_s, final_s, steps_per_epoch, eval_every, epochs)
 
 
-class _Head:
+class Head:
     """The first `n` batches of a loader, with the len() the training loop reads."""
 
     def __init__(self, loader: Any, n: int) -> None:
@@ -145,16 +145,16 @@ def measure_steps(train_steps: Callable[[Any], Any], loader: Any, device: torch.
     enough timed steps to average out noise without eating the budget."""
     warm, timed_steps = (3, 10) if device.type == "cuda" else (2, 8)
     warm = min(warm, max(1, len(loader) - 1))
-    train_steps(_Head(loader, warm))
+    train_steps(Head(loader, warm))
     n = min(timed_steps, len(loader))
-    return timed(lambda: train_steps(_Head(loader, n)), device) / n
+    return timed(lambda: train_steps(Head(loader, n)), device) / n
 
 
 def measure_eval(evaluate_batches: Callable[[Any], Any], loader: Any, device: torch.device) -> float:
     """Seconds of one evaluation pass over `loader`, from its first batches."""
-    evaluate_batches(_Head(loader, 1))
+    evaluate_batches(Head(loader, 1))
     n = min(3, len(loader))
-    per_batch = timed(lambda: evaluate_batches(_Head(loader, n)), device) / n
+    per_batch = timed(lambda: evaluate_batches(Head(loader, n)), device) / n
     return per_batch * len(loader)
 
 
