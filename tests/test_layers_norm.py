@@ -128,3 +128,33 @@ def test_num_splits_takes_any_batch_size():
 def test_rejects_bad_num_splits():
     with pytest.raises(ValueError, match="num_splits"):
         GhostBatchNorm(CHANNELS, num_splits=0)
+
+
+def test_noisy_batchnorm_is_batchnorm_then_a_fresh_per_channel_affine_map_in_training():
+    from zoo.layers import NoisyBatchNorm2d
+
+    torch.manual_seed(0)
+    noisy, plain = NoisyBatchNorm2d(CHANNELS, max_shift=1.0, max_scale=2.0), nn.BatchNorm2d(CHANNELS)
+    assert noisy.state_dict().keys() == plain.state_dict().keys()
+    x = torch.randn(16, CHANNELS, 5, 5) * 3 + 1
+    reference = plain.train()(x)
+    outs = [noisy.train()(x) for _ in range(2)]
+    for out in outs:  # per channel, out = scale * bn(x) + shift with scale in [1, 2], shift in [-1, 1]
+        scale = out.std(dim=(0, 2, 3)) / reference.std(dim=(0, 2, 3))
+        shift = out.mean(dim=(0, 2, 3)) - scale * reference.mean(dim=(0, 2, 3))
+        assert ((scale >= 1 - 1e-4) & (scale <= 2 + 1e-4)).all() and (shift.abs() <= 1 + 1e-4).all()
+        fitted = scale.view(1, -1, 1, 1) * reference + shift.view(1, -1, 1, 1)
+        assert torch.allclose(out, fitted, atol=1e-4)
+    assert not torch.allclose(outs[0], outs[1])  # redrawn at every call
+    plain(x)  # two training calls each: the noise does not reach the running statistics
+    assert torch.allclose(noisy.running_mean, plain.running_mean)
+    assert torch.allclose(noisy.running_var, plain.running_var)
+    assert torch.allclose(noisy.eval()(x), plain.eval()(x))  # eval: plain BN on the running statistics
+
+
+@pytest.mark.parametrize("shift, scale", [(-0.1, 2.0), (1.0, 0.5)])
+def test_noisy_batchnorm_rejects_bad_noise(shift, scale):
+    from zoo.layers import NoisyBatchNorm2d
+
+    with pytest.raises(ValueError, match="max_shift >= 0 and max_scale >= 1"):
+        NoisyBatchNorm2d(CHANNELS, max_shift=shift, max_scale=scale)

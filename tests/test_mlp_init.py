@@ -64,3 +64,16 @@ def test_mlp_takes_cifar_input():
     assert model.layers[1][0].in_features == 3 * 32 * 32
     with torch.no_grad():
         assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_lecun_init_scales_with_fan_in_and_identity_act_makes_a_linear_network():
+    torch.manual_seed(0)
+    model = zoo.create("mlp22", act="identity", init="lecun").eval()
+    first = _linears(model)[1]  # 784 -> 1024
+    assert first.weight.std().item() == pytest.approx(1 / math.sqrt(first.in_features), rel=0.02)
+    assert not any(isinstance(m, nn.ReLU) for m in model.modules())
+    x, y = torch.randn(3, 1, 28, 28), torch.randn(3, 1, 28, 28)
+    with torch.no_grad():  # zero biases: f(2x - 3y) = 2 f(x) - 3 f(y)
+        assert torch.allclose(model(2 * x - 3 * y), 2 * model(x) - 3 * model(y), atol=1e-4)
+        relu = zoo.create("mlp22", init="lecun").eval()  # the default act stays ReLU: not linear
+        assert not torch.allclose(relu(-x), -relu(x), atol=1e-4)

@@ -134,3 +134,14 @@ def test_wrn_shortcut_reads_raw_input_or_the_papers_preactivated_one(preact_shor
     with torch.no_grad():
         model(torch.randn(2, 3, 32, 32))
     assert len(seen) == 2 and all((low >= 0) == preact_shortcut for low in seen)  # BN-ReLU'd: no negatives
+
+
+def test_vgg11_bn_noisy_bn_option():
+    from zoo.layers import NoisyBatchNorm2d
+    from zoo.models.vgg import CONFIGS, VGG
+
+    noisy, plain = zoo.create("vgg11_bn", noisy_bn=True), zoo.create("vgg11_bn")
+    assert sum(isinstance(m, NoisyBatchNorm2d) for m in noisy.modules()) == 8  # after each conv
+    assert noisy.state_dict().keys() == plain.state_dict().keys()
+    with pytest.raises(ValueError, match="use it with batch_norm"):
+        VGG(CONFIGS["A"], batch_norm=False, noisy_bn=True)

@@ -6,13 +6,23 @@ import csv
 import json
 
 import pytest
+import torch
 from helpers import one_error
 
 import zoo
 from zoo._study import Cell, Study, StudyError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-BUILTIN = ("mlp-depth", "bn-accuracy", "hparams", "res9-family", "fast-resnet9", "bn-landscape", "ics")
+BUILTIN = (
+    "mlp-depth",
+    "bn-accuracy",
+    "hparams",
+    "res9-family",
+    "fast-resnet9",
+    "bn-landscape",
+    "ics",
+    "feature-maps",
+)
 
 
 def check_outputs(result, only_cells: list[str]) -> None:
@@ -152,13 +162,80 @@ def test_bn_landscape_smoke_probes_smoothness_and_landscape(tiny_cifar, tmp_path
 
 
 @pytest.mark.slow
-def test_ics_smoke_measures_every_layer(tiny_cifar, tmp_path):
+def test_ics_smoke_measures_every_layer_and_the_layer_input_distributions(tiny_cifar, shared_data, tmp_path):
     from zoo.studies import run
 
-    result = run("ics", tmp_path / "s", data_dir=tiny_cifar)
-    check_outputs(result, ["sgd-lr-0p1-vgg", "sgd-lr-0p1-vgg-bn"])
-    record = result.rows[0]["probes"]["ics"]["layers"]
-    assert len(record["ics_l2"][0]) == 11 and all(
-        -1 <= c <= 1 for c in record["ics_cos"][0]
-    )  # VGG-A: 8 conv + 3 fc
-    assert (tmp_path / "s" / "layers-ics-cos.png").is_file()
+    data = tmp_path / "data"  # the tiny CIFAR-10 for VGG-A beside MNIST for the DLN
+    data.mkdir()
+    (data / "cifar-10-batches-py").symlink_to(tiny_cifar / "cifar-10-batches-py")
+    (data / "MNIST").symlink_to(shared_data / "MNIST")
+    result = run("ics", tmp_path / "s", data_dir=data)
+    cells = ["sgd-lr-0p1-vgg", "sgd-lr-0p1-vgg-bn", "sgd-lr-0p1-vgg-noisy-bn", "dln", "dln-bn"]
+    check_outputs(result, cells)
+    rows = {r["cell"]: r for r in result.rows}
+    vgg = rows["sgd-lr-0p1-vgg"]["probes"]["ics"]["layers"]
+    assert len(vgg["ics_l2"][0]) == 11 and all(-1 <= c <= 1 for c in vgg["ics_cos"][0])  # 8 conv + 3 fc
+    assert len(rows["dln"]["probes"]["ics"]["layers"]["ics_l2"][0]) == 22  # mlp22's Linear layers
+    quantiles = rows["sgd-lr-0p1-vgg-noisy-bn"]["probes"]["activations"]["quantiles"]
+    assert len(quantiles["values"][0]) == 11 and all(q == sorted(q) for q in quantiles["values"][0])
+    config = json.loads((tmp_path / "s" / "runs" / "dln" / "config.json").read_text())
+    assert config["config"]["model_kwargs"] == {"act": "identity", "init": "lecun"}
+    for name in ("layers-ics-cos.png", "distributions.png"):
+        assert (tmp_path / "s" / name).is_file()
+
+
+def test_activations_probe_leaves_weights_statistics_and_random_state_as_they_were():
+    from zoo.studies.probes import QUANTILES, make_probe
+    from zoo.train.loop import TrainStep
+
+    torch.manual_seed(0)
+    net = zoo.create("vgg11_bn", noisy_bn=True).train()
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    loss = loss_fn(net(x), y)
+    loss.backward()
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    rng = torch.get_rng_state()
+    probe = make_probe("activations", every=1)
+    probe(TrainStep(net, x, y, loss, loss_fn, torch.optim.SGD(net.parameters(), lr=0.1), 0, 0))
+    assert torch.equal(torch.get_rng_state(), rng)  # the noisy BN's draws did not move the run's RNG
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in state.items())
+    record = probe.to_dict()
+    assert record["steps"] == [0] and record["quantiles"]["q"] == list(QUANTILES)
+    first = record["quantiles"]["values"][0][0]  # the first conv's input: the image itself
+    expected = torch.quantile(x.reshape(-1), torch.tensor(QUANTILES)).tolist()
+    assert first == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_feature_maps_draws_each_models_first_two_layers(tiny_cifar, tmp_path, cli, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.delenv("ZOO_WEIGHTS_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no published weights reachable: fresh initialisations
+    picture = tmp_path / "cat.png"
+    Image.new("RGB", (50, 40), (200, 30, 30)).save(picture)
+    code, stdout, _ = cli("study", "run", "feature-maps", "--out", tmp_path / "f", "--image", picture)
+    assert code == 0 and stdout.count("untrained") == 3
+    report = (tmp_path / "f" / "report.md").read_text()
+    assert "cat.png (resized to 32x32)" in report
+    assert "fast_resnet9 | untrained" in report and "27x32x32, 64x32x32" in report  # whitening, then 1x1
+    assert "resnet18 | untrained" in report and "64x32x32, 64x32x32" in report
+    for model in ("fast_resnet9", "resnet9", "resnet18"):
+        figure = tmp_path / "f" / f"feature-maps-{model}.png"
+        assert figure.read_bytes()[:8] == PNG_MAGIC and f"]({figure.name})" in report
+
+    code, _, _ = cli(
+        "study", "run", "feature-maps", "--out", tmp_path / "g", "--image", "7", "--data-dir", tiny_cifar
+    )
+    assert code == 0 and "test image 7" in (tmp_path / "g" / "report.md").read_text()
+    code, _, err = cli(
+        "study", "run", "feature-maps", "--out", tmp_path / "h", "--image", "999999", "--data-dir", tiny_cifar
+    )
+    assert code == 2 and "test set has images 0 to 248" in one_error(err)
+    code, _, err = cli(
+        "study", "run", "feature-maps", "--out", tmp_path / "i", "--image", str(tmp_path / "f" / "report.md")
+    )
+    assert code == 2 and "cannot be read as an image" in one_error(err)
+    code, _, err = cli("study", "run", "ics", "--out", tmp_path / "j", "--image", "3")
+    assert code == 2 and "--image is for studies that look at one image" in one_error(err)

@@ -17,7 +17,7 @@ from ._errors import ZooError
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 SCALES = ("smoke", "reduced", "full")
-FIGURES = ("curves", "lr", "bands", "layers")  # what zoo.studies.report can draw
+FIGURES = ("curves", "lr", "bands", "layers", "distributions")  # what zoo.studies.report can draw
 
 
 class StudyError(ZooError, ValueError):
@@ -84,8 +84,9 @@ class Study:
     """A study, registered by name: its grid, the scales it runs at and the figures its report draws.
 
     `scales` adds to (or replaces) DEFAULT_SCALES; a study without a ``reduced`` scale cannot run at
-    it. `run`, when given, replaces the grid: ``run(study, out, scale_name, data_dir, device)`` writes
-    the study's files itself and returns report rows (a study that trains nothing, e.g. feature maps).
+    it. `run`, when given, replaces the grid: ``run(study, out, scale_name, data_dir, device, image=)``
+    writes the study's files itself and returns report rows (a study that trains nothing, e.g. feature
+    maps; a row's ``figure`` names a PNG it drew in `out`, ``value`` what the report shows).
     """
 
     name: str

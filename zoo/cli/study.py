@@ -64,12 +64,20 @@ def run_command(
         False, "--resume", help="Continue the study in --out: finished runs are kept."
     ),
     device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
+    image: str = typer.Option(
+        None, "--image", help="An image file or CIFAR-10 test-set index, for feature-maps (default 0)."
+    ),
 ) -> None:
     """Run a study's grid of training runs and write its report (report.md, results.csv/.json, PNGs)."""
     from ..studies import run
 
-    result = run(name, out, data_dir=data_dir, scale=scale, only=only, resume=resume, device=device)
+    result = run(
+        name, out, data_dir=data_dir, scale=scale, only=only, resume=resume, device=device, image=image
+    )
     for row in result.rows:
+        if "test_acc" not in row:  # a study that trains nothing
+            typer.echo(f"{row['table']:20} {row['row']:40} {row.get('value', '')}")
+            continue
         typer.echo(
             f"{row['table']:20} {row['row']:40} test {row['test_acc']:6.2f} %  (seed {row['seed'] or '-'})"
         )

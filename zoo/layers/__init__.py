@@ -3,7 +3,15 @@
 from .activations import ACTIVATIONS, get_act
 from .conv import ConvBnAct
 from .gather_excite import GatherExcite
-from .norm import GhostBatchNorm
+from .norm import GhostBatchNorm, NoisyBatchNorm2d
 from .whitening import PatchWhitening
 
-__all__ = ["ACTIVATIONS", "ConvBnAct", "GatherExcite", "GhostBatchNorm", "PatchWhitening", "get_act"]
+__all__ = [
+    "ACTIVATIONS",
+    "ConvBnAct",
+    "GatherExcite",
+    "GhostBatchNorm",
+    "NoisyBatchNorm2d",
+    "PatchWhitening",
+    "get_act",
+]

@@ -14,6 +14,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "leaky_relu": lambda: nn.LeakyReLU(0.01, inplace=True),
     "rrelu": nn.RReLU,
     "silu": lambda: nn.SiLU(inplace=True),
+    "identity": nn.Identity,  # no non-linearity: a deep *linear* network (the ics study)
 }
 
 

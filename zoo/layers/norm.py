@@ -101,3 +101,36 @@ class GhostBatchNorm(nn.BatchNorm2d):
             var += share * chunk_var
         self.running_mean.lerp_(mean.to(self.running_mean.dtype), factor)
         self.running_var.lerp_(var.to(self.running_var.dtype), factor)
+
+
+class NoisyBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d whose training output gets a random per-channel affine map, redrawn every call.
+
+    Santurkar et al., "How Does Batch Normalization Help Optimization?", NeurIPS 2018,
+    arXiv:1805.11604, §2.1 ("noisy BatchNorm"): BN followed by noise of non-zero mean and non-unit
+    variance whose distribution changes at every step, so each following layer sees an input
+    distribution that shifts all the time, yet the network trains about as well as with plain BN.
+    Our reading of it: each channel is scaled by s ~ U(1, `max_scale`) and shifted by
+    m ~ U(-`max_shift`, `max_shift`), both redrawn per channel at every training forward; eval mode
+    is plain BatchNorm2d (the state dict has its keys).
+    """
+
+    def __init__(self, num_features: int, max_shift: float = 1.0, max_scale: float = 2.0, **kwargs) -> None:
+        if not (max_shift >= 0 and max_scale >= 1):
+            raise ValueError(f"need max_shift >= 0 and max_scale >= 1, got {max_shift!r}, {max_scale!r}")
+        super().__init__(num_features, **kwargs)
+        self.max_shift, self.max_scale = float(max_shift), float(max_scale)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, max_shift={self.max_shift}, max_scale={self.max_scale}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        if not self.training:
+            return out
+        shape = (1, out.shape[1], 1, 1)
+        scale = torch.empty(shape, device=out.device, dtype=out.dtype).uniform_(1.0, self.max_scale)
+        shift = torch.empty(shape, device=out.device, dtype=out.dtype).uniform_(
+            -self.max_shift, self.max_shift
+        )
+        return out * scale + shift

@@ -5,7 +5,8 @@ Recognition", ICLR 2015, arXiv:1409.1556; for the _bn variants Ioffe & Szegedy, 
 Normalization", ICML 2015, arXiv:1502.03167. Seed variant: VGG-A (VGG-11) of the seeds'
 BatchNorm study (the seed's VGG_BatchNorm/models/vgg.py): configuration A's convolutions and a
 512-512-512-10 classifier. `vgg11` is the course's VGG_A (with its VGG_A_Dropout's dropout as an
-option, on by default), `vgg11_bn` the seed's VGG_A_BatchNorm.
+option, on by default), `vgg11_bn` the seed's VGG_A_BatchNorm; ``vgg11_bn(noisy_bn=True)`` is
+Santurkar et al.'s "noisy BatchNorm" (arXiv:1805.11604, the ics study's).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..layers import NoisyBatchNorm2d
 from ._base import ClassifierModel
 
 # Output channels of each 3x3 convolution; "M" is a 2x2 max-pool.
@@ -30,7 +32,8 @@ class VGG(ClassifierModel):
     `batch_norm`, as the seed's VGG_A_BatchNorm: a BatchNorm2d follows every convolution and a
     BatchNorm1d each hidden Linear, and the layers they follow have no bias (torchvision's
     vgg*_bn keep the conv biases and have no BatchNorm1d). Initialisation follows torchvision:
-    He normal (fan-out) for convolutions, N(0, 0.01) for Linear layers, zero biases.
+    He normal (fan-out) for convolutions, N(0, 0.01) for Linear layers, zero biases. `noisy_bn`
+    puts `NoisyBatchNorm2d` after the convolutions (random per-channel shifts and scales in training).
     """
 
     def __init__(
@@ -40,8 +43,12 @@ class VGG(ClassifierModel):
         in_chans: int = 3,
         batch_norm: bool = False,
         drop_rate: float = 0.5,
+        noisy_bn: bool = False,
     ) -> None:
         super().__init__()
+        if noisy_bn and not batch_norm:
+            raise ValueError("noisy_bn perturbs BatchNorm's output: use it with batch_norm (vgg11_bn)")
+        norm = NoisyBatchNorm2d if noisy_bn else nn.BatchNorm2d
         self.num_classes = num_classes
         layers: list[nn.Module] = []
         chs = in_chans
@@ -51,7 +58,7 @@ class VGG(ClassifierModel):
                 continue
             layers.append(nn.Conv2d(chs, item, 3, padding=1, bias=not batch_norm))
             if batch_norm:
-                layers.append(nn.BatchNorm2d(item))
+                layers.append(norm(item))
             layers.append(nn.ReLU(inplace=True))
             chs = item
         self.features = nn.Sequential(*layers)
@@ -84,6 +91,6 @@ def vgg11(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.5) -> V
     return VGG(CONFIGS["A"], num_classes, in_chans, batch_norm=False, drop_rate=drop_rate)
 
 
-def vgg11_bn(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.0) -> VGG:
+def vgg11_bn(num_classes: int = 10, in_chans: int = 3, drop_rate: float = 0.0, noisy_bn: bool = False) -> VGG:
     """VGG-11 with BatchNorm after every bias-free conv and hidden Linear, no dropout (9,754,698 params)."""
-    return VGG(CONFIGS["A"], num_classes, in_chans, batch_norm=True, drop_rate=drop_rate)
+    return VGG(CONFIGS["A"], num_classes, in_chans, batch_norm=True, drop_rate=drop_rate, noisy_bn=noisy_bn)

@@ -74,7 +74,9 @@ _VGG = {"recipe": "seed200", "model_kwargs": {"drop_rate": 0.0}}
 _CONSTANT = {"epochs": 20, "batch_size": 128, "weight_decay": 0.0, "scheduler": "step", "gamma": 1.0}
 
 
-def _bn_pair(table: str, options: dict, seeds: tuple[str, str], probes: tuple[str, ...] = ()) -> list[Cell]:
+def _bn_pair(
+    table: str, options: dict, probes: tuple[str, ...] = (), seeds: tuple[str, str] = ("-", "-")
+) -> list[Cell]:
     slug = _slug(table)
     return [
         Cell(f"{slug}-vgg", "vgg11", table, "without BN", seeds[0], options=options, probes=probes, **_VGG),
@@ -92,10 +94,10 @@ BN_ACCURACY = Study(
     ),
     source=SEED_BN,
     cells=(
-        *_bn_pair("SGD lr 0.1", {**_CONSTANT, "lr": 0.1, "momentum": 0.0}, ("79.5", "82.8")),
-        *_bn_pair("Adam lr 2e-3", {**_CONSTANT, "lr": 2e-3, "optimizer": "adam"}, ("75.98", "86.40")),
-        *_bn_pair("Adam lr 1e-4", {**_CONSTANT, "lr": 1e-4, "optimizer": "adam"}, ("81.71", "81.77")),
-        *_bn_pair("Adam lr 5e-4", {**_CONSTANT, "lr": 5e-4, "optimizer": "adam"}, ("83.90", "87.14")),
+        *_bn_pair("SGD lr 0.1", {**_CONSTANT, "lr": 0.1, "momentum": 0.0}, seeds=("79.5", "82.8")),
+        *_bn_pair("Adam lr 2e-3", {**_CONSTANT, "lr": 2e-3, "optimizer": "adam"}, seeds=("75.98", "86.40")),
+        *_bn_pair("Adam lr 1e-4", {**_CONSTANT, "lr": 1e-4, "optimizer": "adam"}, seeds=("81.71", "81.77")),
+        *_bn_pair("Adam lr 5e-4", {**_CONSTANT, "lr": 5e-4, "optimizer": "adam"}, seeds=("83.90", "87.14")),
     ),
     scales={"reduced": _reduced(3, 5000, 1000)},
     figures=("curves",),
@@ -322,28 +324,66 @@ BN_LANDSCAPE = Study(
     cells=tuple(
         c
         for lr in _LANDSCAPE_LRS
-        for c in _bn_pair(f"lr {lr}", {**_SGD, "lr": lr}, ("-", "-"), ("smoothness", "landscape"))
+        for c in _bn_pair(f"lr {lr}", {**_SGD, "lr": lr}, ("smoothness", "landscape"))
     ),
     scales={"reduced": _reduced(1, 3000, 500, probe_every=10)},
     figures=("curves", "bands"),
 )
 
+_DLN = {**_SGD, "lr": 0.01, "optimizer": "sgd", "val_size": 0.0}
+_LINEAR = {"act": "identity", "init": "lecun"}
+_VGG_ICS = ("SGD lr 0.1", {**_SGD, "lr": 0.1}, ("ics", "activations"))
+_DLN_TABLE = "deep linear network (22 layers, MNIST), SGD lr 0.01"
 ICS = Study(
     "ics",
     description=(
         "Internal covariate shift as the paper defines it, per layer: ||G - G'|| and cos(G, G'), G' a "
-        "layer's gradient after the preceding layers' SGD step; VGG-A with and without BN."
+        "layer's gradient after the preceding layers' SGD step; VGG-A without BN, with BN and with noisy "
+        "BN (a random per-channel shift and scale after BN, redrawn every step), with the layer inputs' "
+        "distributions over training; and a deep linear network (mlp22's widths, no activation) +- BN."
     ),
     source=SANTURKAR,
-    cells=tuple(_bn_pair("SGD lr 0.1", {**_SGD, "lr": 0.1}, ("-", "-"), ("ics",))),
+    cells=(
+        *_bn_pair(*_VGG_ICS),
+        Cell(
+            "sgd-lr-0p1-vgg-noisy-bn",
+            "vgg11_bn",
+            "SGD lr 0.1",
+            "with noisy BN",
+            "near BN's (paper, Fig. 2)",
+            "seed200",
+            _VGG_ICS[1],
+            {**_VGG["model_kwargs"], "noisy_bn": True},
+            _VGG_ICS[2],
+        ),
+        Cell("dln", "mlp22", _DLN_TABLE, "without BN", "-", "mlp", _DLN, _LINEAR, ("ics",)),
+        Cell("dln-bn", "mlp22_bn", _DLN_TABLE, "with BN", "-", "mlp", _DLN, _LINEAR, ("ics",)),
+    ),
     scales={
-        "reduced": _reduced(1, 3000, 500, probe_every=10),
+        "reduced": _reduced(3, 5000, 1000, probe_every=10),
         "smoke": Scale({"epochs": 1, "limit_train": 8, "limit_test": 8, "batch_size": 8}, note="1 step"),
     },
-    figures=("curves", "bands", "layers"),
+    figures=("curves", "bands", "layers", "distributions"),
 )
 
-STUDIES = (MLP_DEPTH, BN_ACCURACY, HPARAMS, RES9_FAMILY, FAST_RESNET9, BN_LANDSCAPE, ICS)
+
+def _feature_maps(*args, **kwargs):
+    from zoo.studies.feature_maps import run  # torch and matplotlib only once it runs
+
+    return run(*args, **kwargs)
+
+
+FEATURE_MAPS = Study(
+    "feature-maps",
+    description=(
+        "The first and second layers' feature maps of FastResNet9, ResNet9 and ResNet18 for one image "
+        "(--image FILE or a CIFAR-10 test-set index; published weights where there are some). Trains nothing."
+    ),
+    source=SEED_001,
+    run=_feature_maps,
+)
+
+STUDIES = (MLP_DEPTH, BN_ACCURACY, HPARAMS, RES9_FAMILY, FAST_RESNET9, BN_LANDSCAPE, ICS, FEATURE_MAPS)
 
 
 @hookimpl

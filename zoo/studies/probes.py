@@ -12,6 +12,8 @@ their gradients and BatchNorm's running statistics back before the optimizer ste
   range of the losses and the largest change of the gradient.
 * ``ics``: internal covariate shift as the paper defines it: per layer, ||G - G'|| and cos(G, G'),
   G' the layer's gradient once the preceding layers took their (SGD) step.
+* ``activations``: the distribution of each weight layer's input over training (quantiles from
+  one extra training-mode forward of the step's batch), the paper's Figure 2 histograms.
 """
 
 from __future__ import annotations
@@ -24,13 +26,18 @@ import torch
 from torch import nn
 
 STEP_FACTORS = (0.5, 1.0, 2.0, 4.0)
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+MAX_SAMPLES = 1 << 16  # values per layer the quantiles are taken over (torch.quantile has a size limit)
+
+
+def weight_modules(net: nn.Module) -> list[nn.Module]:
+    """The trainable Linear and Conv layers, input to output (what the per-layer probes report)."""
+    return [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d)) and m.weight.requires_grad]
 
 
 def weight_layers(net: nn.Module) -> list[nn.Parameter]:
-    """The weights of the Linear and Conv layers, input to output (what the per-layer probes report)."""
-    return [
-        m.weight for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d)) and m.weight.requires_grad
-    ]
+    """The weights of `weight_modules`."""
+    return [m.weight for m in weight_modules(net)]
 
 
 def _flat_grad(params: list[nn.Parameter]) -> torch.Tensor:
@@ -39,13 +46,16 @@ def _flat_grad(params: list[nn.Parameter]) -> torch.Tensor:
 
 @contextmanager
 def _restored(net: nn.Module):
-    """Weights, gradients and buffers (BatchNorm statistics) as they were, whatever the block does."""
+    """Weights, gradients, buffers (BatchNorm statistics) and the random state (noisy BN, dropout draw
+    from it) as they were, whatever the block does: a probed run trains as an unprobed one would."""
     params = [p for p in net.parameters() if p.requires_grad]
     weights = [p.detach().clone() for p in params]
     grads = [None if p.grad is None else p.grad.clone() for p in params]
     buffers = [b.clone() for b in net.buffers()]
+    devices = sorted({p.device.index or 0 for p in params if p.device.type == "cuda"})
     try:
-        yield params
+        with torch.random.fork_rng(devices=devices):
+            yield params
     finally:
         with torch.no_grad():
             for p, w, g in zip(params, weights, grads, strict=True):
@@ -160,11 +170,45 @@ class InternalCovariateShift(Probe):
         self.add(step.step, {"loss": float(step.loss.detach())}, {"ics_l2": l2, "ics_cos": cos})
 
 
+class Activations(Probe):
+    """Per recorded step and weight layer, the QUANTILES of the layer's input."""
+
+    def __init__(self, every: int = 1) -> None:
+        super().__init__(every)
+        self.quantiles: list[list[list[float]]] = []
+
+    def measure(self, step) -> None:
+        modules = weight_modules(step.net)
+        seen: list[list[float]] = [[] for _ in modules]
+
+        def recorder(i: int):
+            def record(module, args) -> None:
+                x = args[0].detach().float().reshape(-1)
+                x = x[:: max(1, x.numel() // MAX_SAMPLES)]
+                seen[i] = torch.quantile(x, torch.tensor(QUANTILES, device=x.device)).tolist()
+
+            return record
+
+        handles = [m.register_forward_pre_hook(recorder(i)) for i, m in enumerate(modules)]
+        try:
+            with _restored(step.net), torch.no_grad():
+                step.net(step.x)  # training mode, as the step saw it
+        finally:
+            for handle in handles:
+                handle.remove()
+        self.add(step.step)
+        self.quantiles.append(seen)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "quantiles": {"q": list(QUANTILES), "values": self.quantiles}}
+
+
 PROBES: dict[str, type[Probe]] = {
     "grad_norms": GradNorms,
     "smoothness": Smoothness,
     "landscape": Landscape,
     "ics": InternalCovariateShift,
+    "activations": Activations,
 }
 
 
@@ -178,4 +222,5 @@ def all_finite(record: dict[str, Any]) -> bool:
     """Whether every number a probe recorded is finite (cos of a zero gradient is 0, not NaN)."""
     values = [v for s in record["series"].values() for v in s]
     values += [v for rows in record["layers"].values() for row in rows for v in row]
+    values += [v for step in record.get("quantiles", {}).get("values", []) for q in step for v in q]
     return all(math.isfinite(v) for v in values)

@@ -4,7 +4,9 @@ Figures (a study names those it wants): ``curves`` (per table: evaluated accurac
 per epoch, a line per row), ``lr`` (per table: the learning rate per epoch), ``bands`` (per probe
 series: the min-max band over each table's runs against the step, as Santurkar et al. draw the loss
 landscape, gradient predictiveness and beta-smoothness) and ``layers`` (per per-layer probe value: a
-line per run against the layer, averaged over the recorded steps).
+line per run against the layer, averaged over the recorded steps) and ``distributions`` (the
+``activations`` probe: a row per run, a panel per chosen layer, its input's quantile bands against
+the step, as the paper's Figure 2 histograms show them).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def write(study: Study, scale: str, settings: Scale, rows: list[dict], out: Path
         writer = csv.DictWriter(handle, CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    figures = draw(study, rows, out)
+    figures = [out / r["figure"] for r in rows if r.get("figure")] + draw(study, rows, out)
     path = out / "report.md"
     path.write_text(markdown(study, scale, settings, rows, [f.name for f in figures]))
     return path, figures
@@ -166,6 +168,8 @@ def draw(study: Study, rows: list[dict], out: Path) -> list[Path]:
         figures += _bands(plt, study, tables, out)
     if "layers" in study.figures:
         figures += _layers(plt, study, trained, out)
+    if "distributions" in study.figures:
+        figures += _distributions(plt, study, trained, out)
     return figures
 
 
@@ -227,4 +231,36 @@ def _layers(plt, study: Study, rows: list[dict], out: Path) -> list[Path]:
             ax.set_yscale("log")
         ax.legend(fontsize="x-small")
         _save(fig, out / f"layers-{_slug(key)}.png", figures)
+    return figures
+
+
+def _distributions(plt, study: Study, rows: list[dict], out: Path) -> list[Path]:
+    """One figure: per run (row) and chosen layer (column), the input's quantile bands per step."""
+    runs = [(r, p) for r in rows for p in r["probes"].values() if p.get("quantiles", {}).get("values")]
+    if not runs:
+        return []
+    n_layers = min(len(p["quantiles"]["values"][0]) for _, p in runs)
+    picks = sorted({min(1, n_layers - 1), n_layers // 2, n_layers - 1})  # early, middle, last
+    fig, axes = plt.subplots(
+        len(runs),
+        len(picks),
+        figsize=(3.6 * len(picks), 2.4 * len(runs)),
+        sharex=True,
+        sharey="col",
+        squeeze=False,
+    )
+    for (r, probe), row_axes in zip(runs, axes, strict=True):
+        steps, values = probe["steps"], probe["quantiles"]["values"]
+        for layer, ax in zip(picks, row_axes, strict=True):
+            q = list(zip(*(v[layer] for v in values), strict=True))  # per quantile, a value per step
+            ax.fill_between(steps, q[0], q[-1], alpha=0.2, color="C0", label="5-95 %")
+            ax.fill_between(steps, q[1], q[-2], alpha=0.4, color="C0", label="25-75 %")
+            ax.plot(steps, q[len(q) // 2], color="C0", label="median")
+            ax.set_title(f"{r['row']}: layer {layer + 1} input", fontsize="small")
+    for ax in axes[-1]:
+        ax.set_xlabel("training step")
+    axes[0][0].legend(fontsize="x-small")
+    fig.suptitle(f"{study.name}: distribution of layer inputs during training")
+    figures: list[Path] = []
+    _save(fig, out / "distributions.png", figures)
     return figures

@@ -98,22 +98,26 @@ def run(
     only: Sequence[str] | None = None,
     resume: bool = False,
     device: str | None = None,
+    image: str | int | Path | None = None,
 ) -> StudyResult:
     """Run study `name` into `out` at `scale` (smoke, reduced or full): its grid (or the cells `only`
     names, by cell name, glob or table), then OUT/report.md, results.csv/.json and PNG figures.
 
     With `resume`, cells whose run finished (OUT/runs/CELL/result.json) are read back, not rerun,
     and a run that was killed continues from its last checkpoint (from the start when it has probes).
+    `image` (a file or a CIFAR-10 test-set index) is for studies that look at one image (feature-maps).
     """
     from . import get_study
 
     study = get_study(name)
     settings = scale_of(study, scale)
     cells = select(study, only)
+    if image is not None and study.run is None:
+        raise StudyRunError(f"--image is for studies that look at one image (feature-maps), not {name!r}")
     out = Path(out)
     _claim(out, study, scale, resume)
     if study.run is not None:
-        rows = study.run(study, out, scale, data_dir, device)
+        rows = study.run(study, out, scale, data_dir, device, image=image)
     else:
         rows, trained = [], {}  # identical cells (a shared baseline) train once
         for cell in cells:
