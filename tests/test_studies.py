@@ -89,6 +89,25 @@ def test_a_study_checks_its_fields():
         Study("pies", figures=("pie",))
     with pytest.raises(StudyError, match="cell name 'A b'"):
         Cell("A b", "lenet5")
+    with pytest.raises(StudyError, match="bands_by 'column'"):
+        Study("bands", bands_by="column")
+
+
+def test_landscape_bands_group_each_row_across_the_lrs(monkeypatch, tmp_path):
+    """Santurkar et al.'s band: with BN and without BN, each the min-max over the lrs (tables)."""
+    from zoo.studies import get_study, report
+
+    groups = {}
+    monkeypatch.setattr(report, "_bands", lambda plt, study, found, out: groups.update(found) or [])
+    study = get_study("bn-landscape")
+    history = [{"epoch": 1, "test_acc": 0.1, "train_loss": 2.0, "lr": 0.1}]
+    rows = [
+        {"cell": c.name, "table": c.table, "row": c.row, "history": history, "probes": {}}
+        for c in study.cells
+    ]
+    report.draw(study, rows, tmp_path)
+    assert sorted(groups) == ["with BN", "without BN"]
+    assert all(sorted(r["table"] for r in g) == sorted(study.tables()) for g in groups.values())
 
 
 def test_mlp_depth_smoke_probes_gradient_norms_and_resumes(shared_data, tmp_path, cli):

@@ -96,6 +96,7 @@ class Study:
     scales: Mapping[str, Scale] = field(default_factory=dict)
     figures: tuple[str, ...] = ("curves",)
     metric: str = "final"  # "final": the last epoch's test accuracy; "best": the best-on-validation epoch's
+    bands_by: str = "table"  # the "bands" figure's groups: each table's runs, or each row's across tables
     run: Callable[..., list[dict[str, Any]]] | None = None
 
     def __post_init__(self) -> None:
@@ -106,10 +107,11 @@ class Study:
         if len(set(names)) != len(names):
             raise StudyError(f"study {self.name!r} names a cell twice")
         unknown = sorted(set(self.scales) - set(SCALES)) + sorted(set(self.figures) - set(FIGURES))
-        if unknown or self.metric not in ("final", "best"):
+        if unknown or self.metric not in ("final", "best") or self.bands_by not in ("table", "row"):
             raise StudyError(
-                f"study {self.name!r}: unknown {', '.join(unknown) or 'metric ' + repr(self.metric)} "
-                f"(scales: {', '.join(SCALES)}; figures: {', '.join(FIGURES)}; metric: final or best)"
+                f"study {self.name!r}: unknown {', '.join(unknown) or 'metric or bands_by'} (scales: "
+                f"{', '.join(SCALES)}; figures: {', '.join(FIGURES)}; metric: final or best; bands_by: table "
+                f"or row; got metric {self.metric!r}, bands_by {self.bands_by!r})"
             )
 
     def tables(self) -> list[str]:

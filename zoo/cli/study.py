@@ -55,7 +55,7 @@ def run_command(
     out: Path = typer.Option(..., "--out", "-o", help="The study's folder: runs/, report.md, figures."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where the data set lives."),
     scale: str = typer.Option(
-        "smoke", "--scale", help="smoke (seconds), reduced (~1 h on 2 CPU cores) or full."
+        "smoke", "--scale", help="smoke (seconds), reduced (minutes on 2 CPU cores) or full."
     ),
     only: list[str] = typer.Option(
         None, "--only", help="Run only these cells (name, glob or table); repeatable."

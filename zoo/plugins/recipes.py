@@ -107,26 +107,6 @@ RECIPES = (
         flip=False,
         val_size=0.1,
     ),
-    Recipe(
-        name="mlp-decay",
-        source=(
-            "seed 004's remedy for the 41-layer MLP with BatchNorm ('BN + lr decay'): the `mlp` recipe "
-            "with the lr halved every 3 epochs instead of on plateaus"
-        ),
-        claim="mlp41_bn past the `mlp` recipe's best-on-validation epoch (it degrades after ~epoch 7)",
-        epochs=20,
-        batch_size=64,
-        optimizer="adam",
-        lr=1e-3,
-        momentum=None,
-        weight_decay=0.0,
-        scheduler="step",
-        step_size=3,
-        gamma=0.5,
-        crop_padding=0,
-        flip=False,
-        val_size=0.1,
-    ),
 )
 
 

@@ -16,7 +16,7 @@ SANTURKAR = "Santurkar et al. 2018, 'How Does Batch Normalization Help Optimizat
 
 def _reduced(epochs: int, limit_train: int, limit_test: int = 2000, probe_every: int = 10, **more) -> Scale:
     options = {"epochs": epochs, "limit_train": limit_train, "limit_test": limit_test, **more}
-    return Scale(options, probe_every, note="a subset and fewer epochs, to fit about 1 hour on 2 CPU cores")
+    return Scale(options, probe_every, note="a subset and fewer epochs: minutes on 2 CPU cores")
 
 
 def _slug(text: str) -> str:
@@ -326,8 +326,9 @@ BN_LANDSCAPE = Study(
         for lr in _LANDSCAPE_LRS
         for c in _bn_pair(f"lr {lr}", {**_SGD, "lr": lr}, ("smoothness", "landscape"))
     ),
-    scales={"reduced": _reduced(1, 3000, 500, probe_every=10)},
+    scales={"reduced": _reduced(1, 6000, 500, probe_every=3)},
     figures=("curves", "bands"),
+    bands_by="row",  # the paper's band: with and without BN, each over the lrs
 )
 
 _DLN = {**_SGD, "lr": 0.01, "optimizer": "sgd", "val_size": 0.0}

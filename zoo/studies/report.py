@@ -165,7 +165,13 @@ def draw(study: Study, rows: list[dict], out: Path) -> list[Path]:
             ax.legend(fontsize="small")
             _save(fig, out / f"{_slug(table)}-lr.png", figures)
     if "bands" in study.figures:
-        figures += _bands(plt, study, tables, out)
+        groups = tables
+        if study.bands_by == "row":  # e.g. with / without BN, each across its lrs (Santurkar et al.)
+            groups = {
+                row: [r for r in trained if r["row"] == row]
+                for row in dict.fromkeys(r["row"] for r in trained)
+            }
+        figures += _bands(plt, study, groups, out)
     if "layers" in study.figures:
         figures += _layers(plt, study, trained, out)
     if "distributions" in study.figures:
@@ -179,7 +185,8 @@ def _probe_keys(rows: list[dict], kind: str) -> list[tuple[str, str]]:
 
 
 def _bands(plt, study: Study, tables: dict[str, list[dict]], out: Path) -> list[Path]:
-    """One figure per probe series: per table, the min-max band over its runs (and their mean)."""
+    """One figure per probe series: per group (a table, or a row), the min-max band over its runs (and
+    their mean)."""
     figures: list[Path] = []
     for probe, key in _probe_keys([r for m in tables.values() for r in m], "series"):
         fig, ax = plt.subplots(figsize=(6, 4))
