@@ -121,7 +121,7 @@ def test_validation_split_selects_best_epoch(tiny_cifar, tmp_path):
 def test_recipes_state_their_source_and_claim():
     from zoo.train import get_recipe, list_recipes
 
-    assert list_recipes() == ["fast", "gpu-onecycle", "mlp", "onecycle-b128", "seed200"]
+    assert list_recipes() == ["fast", "gpu-onecycle", "mlp", "onecycle-b128", "onecycle-bn", "seed200"]
     for name in list_recipes():
         recipe = get_recipe(name)
         assert recipe.name == name and recipe.source and recipe.claim
