@@ -29,3 +29,14 @@ def test_readme_model_table_is_current():
         text=True,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_readme_and_study_reports_link_files_that_exist():
+    """The committed study reports (docs/studies/) and the README's links into them resolve."""
+    pages = [REPO / "README.md", REPO / "docs" / "studies" / "README.md"]
+    pages += sorted((REPO / "docs" / "studies").glob("*/report.md"))
+    assert len(pages) >= 6, "the reduced-scale reports of mlp-depth, bn-accuracy, bn-landscape and ics"
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)\)", page.read_text()):
+            if not re.match(r"[a-z]+://", target):
+                assert (page.parent / target).is_file(), f"{page.relative_to(REPO)} links {target!r}"

@@ -112,7 +112,9 @@ class NoisyBatchNorm2d(nn.BatchNorm2d):
     distribution that shifts all the time, yet the network trains about as well as with plain BN.
     Our reading of it: each channel is scaled by s ~ U(1, `max_scale`) and shifted by
     m ~ U(-`max_shift`, `max_shift`), both redrawn per channel at every training forward; eval mode
-    is plain BatchNorm2d (the state dict has its keys).
+    is plain BatchNorm2d (the state dict has its keys). The later layers' running statistics are
+    gathered under the noise, so a network trained with it evaluates poorly without it: it is a probe
+    of training, not a layer to deploy.
     """
 
     def __init__(self, num_features: int, max_shift: float = 1.0, max_scale: float = 2.0, **kwargs) -> None:

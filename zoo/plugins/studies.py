@@ -341,7 +341,9 @@ ICS = Study(
         "Internal covariate shift as the paper defines it, per layer: ||G - G'|| and cos(G, G'), G' a "
         "layer's gradient after the preceding layers' SGD step; VGG-A without BN, with BN and with noisy "
         "BN (a random per-channel shift and scale after BN, redrawn every step), with the layer inputs' "
-        "distributions over training; and a deep linear network (mlp22's widths, no activation) +- BN."
+        "distributions over training; and a deep linear network (mlp22's widths, no activation) +- BN. "
+        "Read noisy BN's train %: evaluation runs without the noise, on running statistics that later "
+        "layers gathered under it, so its test % can fall far below its train %."
     ),
     source=SANTURKAR,
     cells=(
