@@ -40,10 +40,6 @@ def main() -> None:
     parser.add_argument("--trained-on", required=True, help="device the weights were trained on")
     parser.add_argument("--epochs", type=int, help="epochs trained (default: the checkpoint's epoch)")
     parser.add_argument("--half", action="store_true", help="store in half precision where the rule allows")
-    parser.add_argument(
-        "--recipe",
-        help="the recipe as trained, when options overrode it (default: the checkpoint's recipe name)",
-    )
     args = parser.parse_args()
 
     source = resolve_model_file(args.checkpoint)
@@ -57,7 +53,6 @@ def main() -> None:
         "dataset": result.identity,
         "device": args.trained_on,
         "epochs": args.epochs or int(metadata["zoo.epoch"]),
-        **({"recipe": args.recipe} if args.recipe else {}),
     }
     folder = RELEASES / hub.repo_dir_name(args.repo_id)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,28 @@
 """Registers the built-in training recipes through the public hook."""
 
+from dataclasses import replace
+
 from zoo import Recipe, hookimpl
+
+ONECYCLE_B128 = Recipe(
+    name="onecycle-b128",
+    source=(
+        "L. Smith & N. Topin, 'Super-Convergence' (arXiv:1708.07120): one-cycle SGD-Nesterov; batch 128 "
+        "and a peak lr of 0.04 for networks without BatchNorm (AlexNet, LeNet), which the BN recipes' "
+        "0.4 at batch 512 would blow up; label smoothing 0.1; the seed's crop + flip"
+    ),
+    claim=(
+        "the seed's 200-epoch figures of the BN-free CIFAR nets (alexnet 77.82 %) in a few tens of "
+        "epochs on a CPU (set them with --time-budget); measured on cifar10-jpeg and reported as measured"
+    ),
+    epochs=30,
+    batch_size=128,
+    lr=0.04,
+    nesterov=True,
+    scheduler="onecycle",
+    warmup=0.2,
+    label_smoothing=0.1,
+)
 
 RECIPES = (
     Recipe(
@@ -66,26 +88,9 @@ RECIPES = (
         warmup=0.15,
         label_smoothing=0.1,
     ),
-    Recipe(
-        name="onecycle-b128",
-        source=(
-            "L. Smith & N. Topin, 'Super-Convergence' (arXiv:1708.07120): one-cycle SGD-Nesterov; batch 128 "
-            "and a peak lr of 0.04 for networks without BatchNorm (AlexNet, LeNet), which the BN recipes' "
-            "0.4 at batch 512 would blow up; label smoothing 0.1; the seed's crop + flip"
-        ),
-        claim=(
-            "the seed's 200-epoch figures of the BN-free CIFAR nets (alexnet 77.82 %) in a few tens of "
-            "epochs on a CPU (set them with --time-budget); measured on cifar10-jpeg and reported as measured"
-        ),
-        epochs=30,
-        batch_size=128,
-        lr=0.04,
-        nesterov=True,
-        scheduler="onecycle",
-        warmup=0.2,
-        label_smoothing=0.1,
-    ),
-    Recipe(
+    ONECYCLE_B128,
+    replace(
+        ONECYCLE_B128,
         name="onecycle-bn",
         source=(
             "L. Smith & N. Topin, 'Super-Convergence' (arXiv:1708.07120): one-cycle SGD-Nesterov at "
@@ -98,13 +103,7 @@ RECIPES = (
             "the best top-1 a BN network reaches in the few epochs a CPU budget allows (set them with "
             "--time-budget); measured on cifar10-jpeg and reported as measured"
         ),
-        epochs=30,
-        batch_size=128,
-        lr=0.1,
-        nesterov=True,
-        scheduler="onecycle",
-        warmup=0.2,
-        label_smoothing=0.1,
+        lr=0.1,  # all else as onecycle-b128
     ),
     Recipe(
         name="mlp",

@@ -5,6 +5,8 @@ about an hour on 2 CPU cores and the default ``smoke`` scale (zoo._study.DEFAULT
 reported test accuracy (%) of each row is printed beside ours in the study's report.
 """
 
+from dataclasses import replace
+
 from zoo import hookimpl
 from zoo._study import Cell, Scale, Study
 
@@ -333,7 +335,14 @@ BN_LANDSCAPE = Study(
 
 _DLN = {**_SGD, "lr": 0.01, "optimizer": "sgd", "val_size": 0.0}
 _LINEAR = {"act": "identity", "init": "lecun"}
-_VGG_ICS = ("SGD lr 0.1", {**_SGD, "lr": 0.1}, ("ics", "activations"))
+_ICS_VGG, _ICS_VGG_BN = _bn_pair("SGD lr 0.1", {**_SGD, "lr": 0.1}, ("ics", "activations"))
+_ICS_NOISY = replace(  # the BN cell with noise after each BatchNorm2d
+    _ICS_VGG_BN,
+    name="sgd-lr-0p1-vgg-noisy-bn",
+    row="with noisy BN",
+    seed="near BN's (paper, Fig. 2)",
+    model_kwargs={**_ICS_VGG_BN.model_kwargs, "noisy_bn": True},
+)
 _DLN_TABLE = "deep linear network (22 layers, MNIST), SGD lr 0.01"
 ICS = Study(
     "ics",
@@ -347,18 +356,9 @@ ICS = Study(
     ),
     source=SANTURKAR,
     cells=(
-        *_bn_pair(*_VGG_ICS),
-        Cell(
-            "sgd-lr-0p1-vgg-noisy-bn",
-            "vgg11_bn",
-            "SGD lr 0.1",
-            "with noisy BN",
-            "near BN's (paper, Fig. 2)",
-            "seed200",
-            _VGG_ICS[1],
-            {**_VGG["model_kwargs"], "noisy_bn": True},
-            _VGG_ICS[2],
-        ),
+        _ICS_VGG,
+        _ICS_VGG_BN,
+        _ICS_NOISY,
         Cell("dln", "mlp22", _DLN_TABLE, "without BN", "-", "mlp", _DLN, _LINEAR, ("ics",)),
         Cell("dln-bn", "mlp22_bn", _DLN_TABLE, "with BN", "-", "mlp", _DLN, _LINEAR, ("ics",)),
     ),
