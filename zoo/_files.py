@@ -7,10 +7,12 @@ the file, says what was wrong and what to do; none of them lets a traceback out.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,56 @@ def stat_signature(stat: os.stat_result) -> list[int]:
 def settled(stat: os.stat_result) -> bool:
     """Whether the file last changed long enough ago that any later change will show in its stat."""
     return time.time_ns() - max(stat.st_ctime_ns, stat.st_mtime_ns) > RACY_SECONDS * 1e9
+
+
+def fsync_path(path: str | Path) -> None:
+    """Flush a file's (or a folder's entries') bytes to disk; folders cannot be fsynced everywhere."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def replacing(path: str | Path, *, durable: bool = True) -> Iterator[Path]:
+    """Write whole, then rename: yields a temporary path beside `path` to write; on success it is
+    fsynced (with `durable`) and renamed over `path`, on any failure removed, `path` untouched.
+
+    A reader (another process, a resumed run) never sees half a file under the real name, and a
+    crash or a full disk mid-write leaves the previous version in place.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        if durable:
+            fsync_path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_path(path.parent)
+
+
+def write_text_atomic(path: str | Path, text: str, *, durable: bool = True) -> None:
+    """Replace `path` by `text` (UTF-8), whole or not at all (see `replacing`)."""
+    with replacing(path, durable=durable) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | Path, data: Any, *, durable: bool = True, **dumps: Any) -> None:
+    """Replace `path` by the JSON of `data` (``dumps`` go to json.dumps), whole or not at all."""
+    write_text_atomic(path, json.dumps(data, **dumps) + "\n", durable=durable)
+
+
+def write_with(path: str | Path, write: Callable[[Path], Any], *, durable: bool = True) -> None:
+    """Replace `path` by what ``write(tmp_path)`` writes (e.g. safetensors' save_file), whole or not at all."""
+    with replacing(path, durable=durable) as tmp:
+        write(tmp)
 
 
 def _reason(error: BaseException) -> str:
