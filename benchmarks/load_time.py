@@ -62,7 +62,7 @@ def _publish(name: str, tmp: Path) -> Path:
     checkpoint = save_model(zoo.create(name), tmp / "runs" / name, name=name)
     hub.push(name, checkpoint, f"bench/{name}", tag="bench", metrics={"top1": 0.0})
     [path] = hub.pull(name)[f"{name}.bench"]
-    # A file this fresh is re-hashed until its stat can be trusted (zoo.hub._verify): time the steady state.
+    # A file this fresh is re-hashed until its stat can be trusted (zoo.weights._verify): time steady state.
     time.sleep(RACY_SECONDS)
     return path
 

@@ -7,8 +7,12 @@ Writes releases/<repo-name>/ (model.safetensors, config.json, README.md) and the
 `revision: null`; `zoo push MODEL --from-folder releases/<repo-name>` uploads it later, unchanged.
 Flip TTA is measured for CIFAR-10 models only (MNIST digits are not mirror-symmetric). With --half,
 a model above 5M parameters is stored in float16 (else bfloat16) when that moves top-1 by less than
-0.05 points, the rule the GPU release job applies too (zoo.release.job.choose_dtype); the figures
-published are those of the stored weights, and the trials are printed.
+0.05 points, the rule the GPU release job applies too (zoo_release.job.choose_dtype); the figures
+published are those of the stored weights, and the trials are printed. The entry also records the
+top-1 of the first 1,000 test images (`rehearsal`, zoo_release.job.REHEARSAL_IMAGES): what the
+suite's quick release rehearsal reproduces, while the whole test set is checked in its slow lane.
+--grown-from MODEL.TAG records the weights a grown model started from (`zoo grow`; default: what
+the checkpoint's metadata says).
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
+from zoo_release.job import cast, choose_dtype, measure
 
 from zoo import hub, model_info
 from zoo.checkpoint import load_model, resolve_model_file
 from zoo.data import load_dataset
-from zoo.release.job import cast, choose_dtype, measure
 
 RELEASES = Path(__file__).resolve().parents[1] / "releases"
 HALF_MIN_PARAMS = 5_000_000
@@ -40,6 +44,7 @@ def main() -> None:
     parser.add_argument("--trained-on", required=True, help="device the weights were trained on")
     parser.add_argument("--epochs", type=int, help="epochs trained (default: the checkpoint's epoch)")
     parser.add_argument("--half", action="store_true", help="store in half precision where the rule allows")
+    parser.add_argument("--grown-from", help="MODEL.TAG the weights were grown from (zoo grow)")
     args = parser.parse_args()
 
     source = resolve_model_file(args.checkpoint)
@@ -54,6 +59,8 @@ def main() -> None:
         "device": args.trained_on,
         "epochs": args.epochs or int(metadata["zoo.epoch"]),
     }
+    if args.grown_from:
+        metrics["grown_from"] = args.grown_from
     folder = RELEASES / hub.repo_dir_name(args.repo_id)
     with tempfile.TemporaryDirectory() as tmp:
         if dtype != torch.float32:  # export keeps the dtype the file holds

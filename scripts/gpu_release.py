@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from zoo.release import plan
+from zoo_release import plan
 
 DEVICE_WORK = Path("/tmp/gpu-release")  # on the device machine: outlives a call while it stays warm
 RELEASES = Path(__file__).resolve().parents[1] / "releases"
@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _job(args: argparse.Namespace) -> int:
-    from zoo.release.job import Settings, run_job
+    from zoo_release.job import Settings, run_job
+
     from zoo.train import parse_duration
 
     if not args.budget:
@@ -87,7 +88,7 @@ def _job(args: argparse.Namespace) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from zoo.release.transport import send
+    from zoo_release.transport import send
 
     if args.out is None:
         raise SystemExit("--send needs --out DIR (or $OUT)")
@@ -98,7 +99,7 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from zoo.release.collect import collect
+    from zoo_release.collect import collect
 
     options = {"org": args.org, "tag": args.tag, "data_dir": args.data_dir, "measure_here": args.measure_here}
     done = collect(args.collect, args.releases, **options)

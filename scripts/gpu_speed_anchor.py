@@ -24,8 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()  # airbench changes the working directory
 
     import torch
-
-    from zoo.release import anchor
+    from zoo_release import anchor
 
     if not torch.cuda.is_available():
         raise SystemExit("the speed anchor needs a CUDA GPU (airbench runs on CUDA only)")

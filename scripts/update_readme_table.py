@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import zoo
-from zoo._manifest import load_base_manifest
+from zoo.weights.manifest import load_base_manifest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RESULTS = README.parent / "benchmarks" / "results"

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
-from hub_server import hub_env, hub_server, make_hub_server, zoo_manifest  # noqa: F401  (fixtures for all tests)
 
 REPO = Path(__file__).resolve().parents[1]
+# The release tooling (scripts/zoo_release/) is not part of the installed package; tests import it.
+sys.path.insert(0, str(REPO / "scripts"))
+
+from hub_server import hub_env, hub_server, make_hub_server, zoo_manifest  # noqa: E402, F401  (fixtures for all tests)
+
 SHARED_DATA = Path(os.environ.get("ZOO_TEST_DATA", REPO.parent / "shared" / "data"))
 
 

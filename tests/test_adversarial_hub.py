@@ -23,7 +23,7 @@ import zoo  # noqa: E402
 import zoo._files  # noqa: E402
 from zoo import hub  # noqa: E402
 from zoo._files import sha256_of  # noqa: E402
-from zoo._manifest import weights_entry, write_entry  # noqa: E402
+from zoo.weights import weights_entry, write_entry  # noqa: E402
 
 REPO_NAME = "lenet5-mirror"
 

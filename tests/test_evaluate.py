@@ -177,11 +177,17 @@ def test_bad_eval_input_exits_2_with_one_line(cli, zoo_manifest, args, expected)
     assert "Traceback" not in err + out
 
 
-def test_exported_weights_not_on_the_hub_say_how_to_load_them(cli, monkeypatch):
-    from zoo._manifest import load_manifest
+def test_exported_weights_not_on_the_hub_say_how_to_load_them(cli, monkeypatch, tmp_path):
+    import shutil
+
+    from zoo.weights import load_manifest, manifest
 
     monkeypatch.delenv("ZOO_WEIGHTS_DIR", raising=False)
-    monkeypatch.delenv("ZOO_MANIFEST", raising=False)  # the shipped manifest
+    monkeypatch.delenv("ZOO_MANIFEST", raising=False)
+    # The shipped manifest as a pip install holds it: no releases/ beside it, none in the working dir.
+    shutil.copy(manifest.manifest_path(), tmp_path / "weights_manifest.json")
+    monkeypatch.setattr(manifest, "_shipped_manifest_path", lambda: tmp_path / "weights_manifest.json")
+    monkeypatch.chdir(tmp_path)
     exported = [m for m, tags in load_manifest().items() if next(iter(tags.values()))["revision"] is None]
     if not exported:
         pytest.skip("every shipped weights entry is on the Hub")

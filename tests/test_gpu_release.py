@@ -1,4 +1,4 @@
-"""The GPU release job (zoo.release, scripts/gpu_release.py) rehearsed on CPU with lenet5.
+"""The GPU release job (scripts/zoo_release/, scripts/gpu_release.py) rehearsed on CPU with lenet5.
 
 The device machine is lent by chance, so everything but the GPU itself is tested here: the plan, the
 skipping, the per-call transport limits, shards and parts, the collect step through `zoo.hub.export`,
@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from zoo_release import job, plan, transport
+from zoo_release.collect import collect, missing_files
 
 import zoo
 from zoo import hub
 from zoo._files import sha256_of
-from zoo._manifest import weights_entry
 from zoo.checkpoint import save_model
-from zoo.release import job, plan, transport
-from zoo.release.collect import collect, missing_files
 from zoo.train import get_recipe
 from zoo.train.recipes import check_recipe
+from zoo.weights import weights_entry
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -186,7 +186,7 @@ def test_the_runbook_commands_parse(tmp_path):
 
 
 def test_airbench_data_has_the_layout_its_loader_reads(tiny_cifar, tmp_path):
-    from zoo.release.anchor import summarise, write_airbench_data
+    from zoo_release.anchor import summarise, write_airbench_data
 
     folder = write_airbench_data(tiny_cifar, tmp_path)
     data = torch.load(folder / "test.pt", weights_only=True)

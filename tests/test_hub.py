@@ -19,8 +19,8 @@ pytest.importorskip("huggingface_hub")
 
 import zoo  # noqa: E402
 from zoo import hub  # noqa: E402
-from zoo._manifest import load_manifest, weights_entry, write_entry  # noqa: E402
 from zoo.checkpoint import save_model  # noqa: E402
+from zoo.weights import load_manifest, weights_entry, write_entry  # noqa: E402
 
 REPO = "zoo-test/lenet5-cifar10"
 METRICS = {"top1": 61.25, "loss": 1.1, "exact_top1": 62.0, "recipe": "test recipe", "device": "cpu"}
@@ -165,8 +165,8 @@ def test_verified_files_are_not_rehashed_until_they_change(zoo_manifest, tmp_pat
     path.write_bytes(b"weights")
     digest = hashlib.sha256(b"weights").hexdigest()
     calls = []
-    real = hub._verify.sha256_of
-    monkeypatch.setattr(hub._verify, "sha256_of", lambda p: calls.append(p) or real(p))
+    real = zoo.weights._verify.sha256_of
+    monkeypatch.setattr(zoo.weights._verify, "sha256_of", lambda p: calls.append(p) or real(p))
     monkeypatch.setattr(zoo._files, "RACY_SECONDS", 0)  # the file was written just now
     for _ in range(3):
         hub.verify_file(path, digest, 7)
@@ -402,7 +402,8 @@ def test_a_missing_field_and_a_wrong_schema_version_are_named(zoo_manifest):
 
 
 def test_the_shipped_manifest_is_valid(monkeypatch):
-    from zoo._manifest import manifest_path, validate_manifest
+    from zoo._weights_entry import validate_manifest
+    from zoo.weights import manifest_path
 
     monkeypatch.delenv("ZOO_MANIFEST", raising=False)
     validate_manifest(json.loads(manifest_path().read_text()), str(manifest_path()))

@@ -227,11 +227,10 @@ def test_activations_probe_leaves_weights_statistics_and_random_state_as_they_we
 
 
 @pytest.mark.slow
-def test_feature_maps_draws_each_models_first_two_layers(tiny_cifar, tmp_path, cli, monkeypatch):
+def test_feature_maps_draws_each_models_first_two_layers(tiny_cifar, tmp_path, cli, zoo_manifest):
     from PIL import Image
 
-    monkeypatch.delenv("ZOO_WEIGHTS_DIR", raising=False)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no published weights reachable: fresh initialisations
+    # zoo_manifest: an empty manifest, so no published weights: fresh initialisations
     picture = tmp_path / "cat.png"
     Image.new("RGB", (50, 40), (200, 30, 30)).save(picture)
     code, stdout, _ = cli("study", "run", "feature-maps", "--out", tmp_path / "f", "--image", picture)

@@ -11,25 +11,20 @@ the submodules (``zoo.data``, ``zoo.train``, ``zoo.hub``, ...) import on first a
 from __future__ import annotations
 
 import importlib as _importlib
-from importlib import metadata as _metadata
 from typing import Any as _Any
 
-try:
-    __version__ = _metadata.version("cifar-zoo")
-except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
-
-from ._builder import BadModelOptionError, create  # noqa: E402
+from ._builder import BadModelOptionError, create, list_models, list_plugins, model_info  # noqa: E402
 from ._errors import ZooError  # noqa: E402
-from ._manifest import ManifestError, weight_tags  # noqa: E402
 from ._plugin_manager import PluginError, PluginRecord  # noqa: E402
-from ._pretrained_cfg import data_config  # noqa: E402
+from ._pretrained_cfg import class_names, data_config, preprocess  # noqa: E402
+from ._recipe import Recipe, RecipeError  # noqa: E402
 from ._registry import DuplicateError, DuplicateModelError, UnknownModelError, registry  # noqa: E402
 from ._spec import ModelSpec, Paper, SpecError  # noqa: E402
 from ._study import Study  # noqa: E402
+from ._version import __version__
+from ._weights_entry import ManifestError  # noqa: E402
 from .hookspecs import hookimpl  # noqa: E402
-from .hub._errors import NoPublishedWeightsError  # noqa: E402
-from .train.recipes import Recipe, RecipeError  # noqa: E402
+from .weights.lookup import NoPublishedWeightsError, weight_tags  # noqa: E402
 
 __all__ = [
     "BadModelOptionError",
@@ -48,48 +43,35 @@ __all__ = [
     "UnknownModelError",
     "ZooError",
     "__version__",
+    "class_names",
     "create",
     "data_config",
     "hookimpl",
     "list_models",
     "list_plugins",
     "model_info",
+    "preprocess",
+    "registry",
+    "weight_tags",
 ]
 
 # Imported on first access (`zoo.data.load_dataset(...)` works after a bare `import zoo`).
-_SUBMODULES = ("bench", "checkpoint", "data", "evaluate", "hub", "models", "train")
+_SUBMODULES = ("bench", "checkpoint", "data", "evaluate", "hub", "models", "train", "weights")
+# Public names that changed, kept for one release: old name -> (new name, where it lives now).
+_RENAMED = {"NoPretrainedWeightsError": ("NoPublishedWeightsError", NoPublishedWeightsError)}
 
 
 def __getattr__(name: str) -> _Any:
     if name in _SUBMODULES:
         return _importlib.import_module(f".{name}", __name__)
+    if name in _RENAMED:
+        new, value = _RENAMED[name]
+        import warnings
+
+        warnings.warn(
+            f"zoo.{name} is now zoo.{new}; the old name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def list_models(
-    pattern: str = "*",
-    *,
-    family: str | None = None,
-    pretrained: bool | None = None,
-) -> list[str]:
-    """Registered model names matching an fnmatch `pattern`, sorted.
-
-    Args:
-        pattern: wildcard pattern, e.g. ``"resnext*"``.
-        family: keep only this architecture family.
-        pretrained: ``True`` keeps models with published weights, ``False`` those without.
-    """
-    names = registry().match(pattern, family)
-    if pretrained is not None:
-        names = [n for n in names if bool(weight_tags(n)) == pretrained]
-    return names
-
-
-def model_info(name: str) -> ModelSpec:
-    """The `ModelSpec` of a registered model (a ``.tag`` suffix is accepted and ignored)."""
-    return registry().get(name)
-
-
-def list_plugins() -> list[PluginRecord]:
-    """Every plugin found (built-in first), with its models or the error that skipped it."""
-    return registry().plugins()

@@ -18,7 +18,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._plugin_manager import PluginError, _strict
+from ._plugin_manager import PluginError, strict
+from ._registry import registry
+from .weights.lookup import load_manifest
 
 if TYPE_CHECKING:
     from torch import nn
@@ -47,13 +49,11 @@ def _reconcile(spec: ModelSpec, measured: dict[str, int | None]) -> None:
     problems = figure_problems(spec, measured)
     if not problems:
         return
-    from ._registry import registry
-
     message = (
         f"model {spec.name!r} from plugin {spec.plugin!r}: {'; '.join(problems.values())} "
         f"(`zoo check {spec.plugin}` checks every figure)"
     )
-    if _strict():
+    if strict():
         raise PluginError(f"{message}; ZOO_STRICT_PLUGINS=1 makes this an error")
     _logger.warning("%s; zoo shows the measured figures", message)
     registry().correct(spec.name, **{name: measured[name] for name in problems})
@@ -72,7 +72,7 @@ def measure(spec: ModelSpec, device: str = "cpu") -> dict[str, int | None]:
     forward pass cannot run there."""
     import torch
 
-    from ._measure import count_macs, count_params
+    from ._measure import count_macs, count_params  # torch: zoo._builder is imported by `import zoo`
 
     model = build(spec, device)
     figures: dict[str, int | None] = {"params": count_params(model), "macs": None}
@@ -96,7 +96,7 @@ def confirm_figures(spec: ModelSpec) -> None:
 
 def confirm_params(spec: ModelSpec, model: nn.Module) -> None:
     """Check the params of a model `create` built at `spec`'s own configuration."""
-    from ._measure import count_params
+    from ._measure import count_params  # torch: zoo._builder is imported by `import zoo`
 
     _reconcile(spec, {"params": count_params(model)})
 
@@ -119,7 +119,7 @@ def check_model(spec: ModelSpec) -> CheckResult:
     """Build `spec`'s model and check figures, forward/backward at the declared input and the API."""
     import torch
 
-    from ._measure import count_macs, count_params
+    from ._measure import count_macs, count_params  # torch: zoo._builder is imported by `import zoo`
 
     result = CheckResult(spec.name, spec.plugin)
     torch.manual_seed(0)
@@ -196,9 +196,6 @@ def _api(spec: ModelSpec, model: Any) -> list[str]:
 
 def _references(spec: ModelSpec, params: int) -> list[str]:
     """The recipe the spec names exists; its published weights fit the model built."""
-    from ._manifest import load_manifest
-    from ._registry import registry
-
     problems = []
     if spec.recipe is not None and spec.recipe not in registry().recipes():
         problems.append(f"recipe {spec.recipe!r} is not registered (`zoo recipes` lists them)")

@@ -31,6 +31,15 @@ class OutputPathError(ZooError, ValueError):
     """An output path zoo cannot write to: found before any work is done."""
 
 
+def zoo_cache_dir() -> Path:
+    """``$ZOO_CACHE_DIR``, else the user cache dir for zoo (hash records, data md5s, bench CSVs)."""
+    if os.environ.get("ZOO_CACHE_DIR"):
+        return Path(os.environ["ZOO_CACHE_DIR"])
+    import platformdirs  # only where a cache path is needed
+
+    return Path(platformdirs.user_cache_dir("zoo"))
+
+
 def sha256_of(path: str | Path) -> str:
     """The hex sha256 of a file's bytes."""
     with open(path, "rb") as f:
@@ -92,7 +101,7 @@ def write_json_atomic(path: str | Path, data: Any, *, durable: bool = True, **du
 
 
 def write_with(path: str | Path, write: Callable[[Path], Any], *, durable: bool = True) -> None:
-    """Replace `path` by what ``write(tmp_path)`` writes (e.g. safetensors' save_file), whole or not at all."""
+    """Replace `path` by what ``write(tmp)`` writes (e.g. safetensors' save_file), whole or not at all."""
     with replacing(path, durable=durable) as tmp:
         write(tmp)
 

@@ -7,6 +7,7 @@ comes from differs (a module path here, the ``zoo`` entry-point group for instal
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import pkgutil
@@ -19,6 +20,9 @@ import pluggy
 
 from . import hookspecs
 from ._errors import ZooError
+from ._version import __version__
+
+BUILTIN_PACKAGE = "zoo.plugins"
 
 ENTRY_POINT_GROUP = "zoo"
 CONTRIBUTIONS = ("models", "recipes", "weights", "studies")  # zoo_register_<kind> each
@@ -59,7 +63,8 @@ class PluginSource:
     load: Callable[[], ModuleType]
 
 
-def _strict() -> bool:
+def strict() -> bool:
+    """Whether ZOO_STRICT_PLUGINS asks for plugin problems to raise instead of warn."""
     return os.environ.get("ZOO_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes"}
 
 
@@ -68,16 +73,18 @@ def _disabled() -> set[str]:
 
 
 def builtin_plugin_names() -> list[str]:
-    """Every module in zoo/plugins/ is a built-in plugin (no list to keep in step)."""
-    from . import plugins
+    """Every module in zoo/plugins/ is a built-in plugin (no list to keep in step).
 
-    return sorted(f"{plugins.__name__}.{m.name}" for m in pkgutil.iter_modules(plugins.__path__))
+    Found by path and imported by name, as entry points are: the plugins sit above the whole
+    library (they use its public API), so nothing here imports them statically.
+    """
+    spec = importlib.util.find_spec(BUILTIN_PACKAGE)
+    folders = spec.submodule_search_locations if spec else []
+    return sorted(f"{BUILTIN_PACKAGE}.{m.name}" for m in pkgutil.iter_modules(folders))
 
 
 def discover() -> list[PluginSource]:
     """Built-in plugins first (so they win name clashes), then entry points sorted by name."""
-    from . import __version__
-
     sources = [
         PluginSource(name, "cifar-zoo", __version__, True, lambda n=name: importlib.import_module(n))
         for name in builtin_plugin_names()
@@ -112,7 +119,7 @@ def report_failure(record: PluginRecord, error: BaseException) -> None:
     for contributed in record.contributions().values():
         contributed.clear()
     who = f"plugin {record.name!r} (distribution {record.distribution} {record.version})"
-    if _strict():
+    if strict():
         raise PluginError(
             f"{who} failed to load: {record.error} (ZOO_STRICT_PLUGINS=1 makes this an error; "
             "unset it to skip the plugin)"

@@ -1,8 +1,10 @@
-"""The registry: models, recipes, weights and studies, filled from plugins on first use, then read-only.
+"""The registry: a plain store of models, recipes, weights manifests and studies, filled by the
+plugin manager on first use, then read-only.
 
 The registry is the package's only global state. It loads lazily, so `import zoo` stays cheap.
 Every plugin, built-in or not, contributes through the same hooks (zoo/hookspecs.py); a plugin's
-contributions of every kind are staged and committed together.
+contributions of every kind are checked against their records, staged and committed together. The
+registry builds no model and reads no weights: zoo._builder and zoo.weights do.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from typing import Any
 from . import _plugin_manager
 from ._errors import ZooError
 from ._plugin_manager import CONTRIBUTIONS, PluginRecord
+from ._recipe import check_recipe
 from ._spec import ModelSpec
 from ._study import Study
+from ._weights_entry import read_manifest_file
 
 
 class UnknownModelError(ZooError, LookupError):
@@ -74,27 +78,18 @@ def _accept_model(spec: Any, record: PluginRecord) -> dict[str, Any]:
 
 
 def _accept_recipe(recipe: Any, record: PluginRecord) -> dict[str, Any]:
-    from .train.recipes import check_recipe
-
     check_recipe(recipe)
     return {recipe.name: recipe}
 
 
 def _accept_weights(path: Any, record: PluginRecord) -> dict[str, Any]:
-    from ._manifest import load_base_manifest, manifest_path, read_manifest_file
-
+    # The plugin's own manifest, checked against the schema; how it merges is zoo.weights' business.
     path = Path(path)
-    base = load_base_manifest()
-    accepted = {}
-    for model, tags in read_manifest_file(path).items():
-        for tag, entry in tags.items():
-            if tag in base.get(model, {}):
-                raise DuplicateError(
-                    f"weights '{model}.{tag}' in {path} from plugin {record.name!r} are refused: "
-                    f"{manifest_path()} publishes them already (a plugin adds tags, it cannot replace them)"
-                )
-            accepted[f"{model}.{tag}"] = (entry, path.parent)
-    return accepted
+    return {
+        f"{model}.{tag}": (entry, path)
+        for model, tags in read_manifest_file(path).items()
+        for tag, entry in tags.items()
+    }
 
 
 def _accept_study(study: Any, record: PluginRecord) -> dict[str, Any]:
@@ -129,7 +124,7 @@ class Registry:
         self._items: dict[str, dict[str, Any]] = {kind.name: {} for kind in KINDS}
         self._owners: dict[str, dict[str, str]] = {kind.name: {} for kind in KINDS}
         self._plugins: list[PluginRecord] = []
-        self._checked: set[str] = set()  # third-party models whose figures a build has confirmed
+        self.confirmed: set[str] = set()  # third-party models whose figures a build has confirmed
         self._declared: dict[str, ModelSpec] = {}  # specs as registered, where a build corrected them
         self._loaded = False
         self._lock = threading.Lock()
@@ -174,23 +169,15 @@ class Registry:
             staged[key] = value
 
     def get(self, name: str) -> ModelSpec:
-        """The spec for `name` (a weights tag, if any, is ignored here).
+        """The spec for `name` as stored (a weights tag, if any, is ignored here).
 
-        A third-party model's params and MACs are confirmed by a build on first use (see
-        zoo._contract): the registry never hands out a figure the build contradicts.
+        `zoo.model_info` is the checked lookup: it confirms a third-party model's figures first.
         """
         base, _ = split_name(name)
         try:
-            spec = self._specs[base]
+            return self._specs[base]
         except KeyError:
             raise UnknownModelError(self._unknown_message(base)) from None
-        if base not in self._checked and not self._is_builtin(spec.plugin):
-            from ._contract import confirm_figures
-
-            self._checked.add(base)
-            confirm_figures(spec)
-            spec = self._specs[base]
-        return spec
 
     def correct(self, name: str, **figures: int) -> None:
         """Replace declared figures (params, macs) of `name` by what its build measured."""
@@ -204,7 +191,8 @@ class Registry:
             raise UnknownModelError(self._unknown_message(base))
         return self._declared.get(base, self._specs[base])
 
-    def _is_builtin(self, plugin: str) -> bool:
+    def is_builtin(self, plugin: str) -> bool:
+        """Whether `plugin` is one of zoo's own (zoo/plugins/)."""
         return any(r.builtin for r in self._plugins if r.name == plugin)
 
     def recipes(self) -> dict[str, Any]:
@@ -215,13 +203,12 @@ class Registry:
         """Study name -> `zoo.Study`, sorted by name."""
         return dict(sorted(self._items_of("studies").items()))
 
-    def plugin_weights(self) -> dict[str, dict[str, tuple[dict[str, Any], Path]]]:
-        """Model -> {tag -> (manifest entry, folder of the plugin's manifest)}, in registration order."""
-        weights: dict[str, dict[str, tuple[dict[str, Any], Path]]] = {}
-        for key, value in self._items_of("weights").items():
-            model, _, tag = key.partition(".")
-            weights.setdefault(model, {})[tag] = value
-        return weights
+    def plugin_weights(self) -> dict[str, tuple[dict[str, Any], Path]]:
+        """``"model.tag"`` -> (manifest entry, the plugin's manifest file), in registration order.
+
+        The store itself (the same object until `reload`): read it, do not change it.
+        """
+        return self._items_of("weights")
 
     def owner(self, kind: str, name: str) -> str | None:
         """The plugin that registered `name` of `kind` ("models", "recipes", "weights", "studies")."""

@@ -28,7 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._builder import create, model_info
 from ._device import cpu_model, device_description
+from ._errors import ZooError
+from ._files import zoo_cache_dir
+from ._measure import count_macs, count_params
+from ._version import __version__
 from .train.runtime import choose_channels_last, choose_precision
 
 MODES = ("latency", "eval", "train")
@@ -52,7 +57,7 @@ CSV_COLUMNS = (
 )
 
 
-class BenchError(ValueError):
+class BenchError(ZooError, ValueError):
     """A benchmark that cannot run as asked, or a results file it must not append to."""
 
 
@@ -171,12 +176,8 @@ def _measure(mode: str, batch: int, step_seconds: list[float], steps: int) -> Me
 def _resolve(name_or_model: str | nn.Module, input_size: Sequence[int] | None):
     """(name, model, params, macs, input size): from the spec for a name, measured for a module."""
     if isinstance(name_or_model, str):
-        import zoo
-
-        spec = zoo.model_info(name_or_model)
-        return spec.name, zoo.create(spec.name), spec.params, spec.macs, tuple(input_size or spec.input_size)
-    from ._measure import count_macs, count_params
-
+        spec = model_info(name_or_model)
+        return spec.name, create(spec.name), spec.params, spec.macs, tuple(input_size or spec.input_size)
     model = name_or_model
     size = tuple(input_size or (3, 32, 32))
     return type(model).__name__.lower(), model, count_params(model), count_macs(model, size), size
@@ -220,8 +221,6 @@ def benchmark(
             raise BenchError(f"{label} must be positive, got {value}")
     if warmup < 0:
         raise BenchError(f"warmup must be 0 or more steps, got {warmup}")
-    from . import __version__
-
     device = torch.device(device)
     name, model, params, macs, size = _resolve(name_or_model, input_size)
     channels_last = choose_channels_last(device, model, channels_last)
@@ -328,8 +327,6 @@ def append_csv(
 def default_out_dir() -> Path:
     """``<zoo cache>/bench`` ($ZOO_CACHE_DIR or the user cache): a checkout's benchmarks/results/
     is written only when asked for (``--out-dir benchmarks/results``)."""
-    from .hub._verify import zoo_cache_dir
-
     return zoo_cache_dir() / "bench"
 
 

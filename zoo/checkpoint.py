@@ -21,6 +21,7 @@ from typing import Any
 from safetensors.torch import save_file
 from torch import nn
 
+from ._builder import create
 from ._errors import ZooError
 from ._files import read_json, read_safetensors, settled, sha256_of, stat_signature
 
@@ -149,8 +150,6 @@ def load_state(path: str | Path) -> dict:
 
 def load_model(path: str | Path, **overrides: Any) -> tuple[nn.Module, dict[str, str]]:
     """Rebuild the registered model a zoo model file describes and load its weights."""
-    from . import create
-
     file = resolve_model_file(path)
     metadata = read_metadata(file)
     if "zoo.model" not in metadata:

@@ -19,12 +19,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import ArrayDataset, DeviceLoader
+from ._builder import create, model_info
+from ._choices import TTA_MODES
+from ._errors import ZooError
+from ._registry import split_name
+from .checkpoint import load_model, read_metadata, resolve_model_file
+from .data import ArrayDataset, DeviceLoader, load_dataset
 
-TTA_MODES = ("none", "flip")
 
-
-class EvalError(ValueError):
+class EvalError(ZooError, ValueError):
     """An evaluation that cannot run as asked (bad option, weights that do not fit the model)."""
 
 
@@ -92,6 +95,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def flip_tta(model: nn.Module, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """The flip test-time augmentation (every evaluation in zoo uses this one): the mean of the float
+    logits of the images `x` (whose plain `logits` are given) and of their mirror images."""
+    return (logits.float() + model(x.flip(-1)).float()) / 2
+
+
 @torch.inference_mode()
 def evaluate(
     model: nn.Module,
@@ -134,7 +143,7 @@ def evaluate(
                 )
             if tta == "flip":
                 plain_predictions.append(logits.argmax(1))
-                logits = (logits + model(x.flip(3)).float()) / 2
+                logits = flip_tta(model, x, logits)
             loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
             predictions.append(logits.argmax(1))
             bar.advance(task)
@@ -178,22 +187,15 @@ def load_weights(
     Raises EvalError when neither or both sources are given, or when the checkpoint holds
     another model; zoo.checkpoint.CheckpointError when the checkpoint path holds no model file.
     """
-    import zoo
-    from zoo._registry import split_name
-    from zoo.checkpoint import load_model, read_metadata, resolve_model_file
-
     if (checkpoint is None) == (not pretrained):
         raise EvalError(
             f"give exactly one source of weights for {name!r}: a checkpoint or pretrained=True "
             f"(got checkpoint={checkpoint!r}, pretrained={pretrained!r})"
         )
     if pretrained:
-        from zoo._builder import resolve_weights_tag
-        from zoo._registry import split_name
-
-        tag = resolve_weights_tag(name, True)
-        return zoo.create(name, pretrained=True), f"pretrained:{split_name(name)[0]}.{tag}"
-    base = zoo.model_info(name).name
+        model = create(name, pretrained=True)
+        return model, f"pretrained:{split_name(name)[0]}.{model.pretrained_cfg['tag']}"
+    base = model_info(name).name
     file = resolve_model_file(checkpoint)
     saved = read_metadata(file).get("zoo.model")
     if saved is not None and split_name(saved)[0] != base:
@@ -224,13 +226,10 @@ def evaluate_model(
         limit: evaluate only the first `limit` test images (smoke runs).
         download: see `zoo.data.load_dataset` (default: only into the default data dir).
     """
-    import zoo
-    from zoo.data import load_dataset
-
     _check_tta(tta)
     if limit is not None and limit <= 0:
         raise EvalError(f"limit must be a positive number of images, got {limit}")
-    spec = zoo.model_info(name)
+    spec = model_info(name)
     model, weights = load_weights(name, checkpoint=checkpoint, pretrained=pretrained)
     dataset = load_dataset(spec.dataset, "test", data_dir, download=download)
     if limit is not None and limit < len(dataset):

@@ -13,42 +13,11 @@ from typing import Any
 
 import typer
 
-from .. import ZooError, __version__
-
-# Newer typer vendors its own click; reach its exception classes through the public BadParameter.
-UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
-ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-
-
-class CliUsageError(UsageError):
-    """Bad command-line input found inside a command: exit code 2, one line."""
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"zoo {__version__}")
-        raise typer.Exit()
-
-
-app = typer.Typer(
-    help="A plugin-based model zoo for CIFAR-10 and MNIST.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """A plugin-based model zoo for CIFAR-10 and MNIST."""
-
+from .._errors import ZooError
 
 # Each module adds its commands to `app`; heavy imports stay inside the command functions.
 from . import check, convert, evaluate, hub, models, recipes, study, train  # noqa: E402,F401
+from ._app import ClickException, CliUsageError, UsageError, app
 
 # `zoo --help` lists commands in these groups, in this order.
 COMMAND_GROUPS = {

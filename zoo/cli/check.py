@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import list_plugins, registry
-from . import CliUsageError, app
+from ._app import CliUsageError, app
 
 
 def _targets(names: list[str], all_models: bool) -> tuple[list[str], list[str]]:
@@ -48,6 +48,7 @@ def check_command(
 
     Exit 1 when anything is wrong; the table says what, and the value to declare.
     """
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     from .._contract import check_model
 
     models, failed = _targets(names or [], all_models)

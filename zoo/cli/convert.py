@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from . import app
+from ._app import app
 
 
 @app.command("convert")
@@ -19,6 +19,7 @@ def convert_command(
     out: Path = typer.Option(..., "--out", help="Directory for model.safetensors (or a .safetensors path)."),
 ) -> None:
     """Convert a checkpoint saved by the seed's, pytorch-cifar's or CIFAR-ZOO's code."""
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     from ..convert import convert_checkpoint
 
     path = convert_checkpoint(model, checkpoint, source, out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,17 +13,21 @@ from rich.table import Table
 
 from .. import list_models, model_info
 from .._files import check_output_path
-from . import CliUsageError, app
+from ._app import CliUsageError, app
+from ._options import TTAMode, channels_last_option, device_option, precision_option, tta_option
 
 if TYPE_CHECKING:
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     import torch
 
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     from ..bench import BenchResult
     from ..evaluate import EvalResult
 
 
 def _device(name: str) -> torch.device:
     """`--device` checked against what this machine has ("auto": the GPU if there is one)."""
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     from .._device import DeviceError, resolve_device
 
     try:
@@ -43,14 +47,15 @@ def eval_command(
     download: bool = typer.Option(
         False, "--download", help="Download the data set into --data-dir if absent (only with this flag)."
     ),
-    tta: Literal["none", "flip"] = typer.Option("none", "--tta", help="Test-time augmentation."),
+    tta: TTAMode = tta_option(),
     batch_size: int = typer.Option(500, "--batch-size", min=1, help="Images per forward pass."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    device: str = device_option(),
     limit: int = typer.Option(None, "--limit", min=1, help="Evaluate only the first N test images."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     confusion: Path = typer.Option(None, "--confusion", help="Also write the confusion matrix as a PNG."),
 ) -> None:
     """Top-1, loss and per-class accuracy of a model on its data set's test split."""
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     from ..checkpoint import CheckpointError
     from ..data import DatasetError
     from ..evaluate import EvalError, evaluate_model, save_confusion_png
@@ -90,6 +95,7 @@ def eval_command(
 
 def _model_in(checkpoint: Path | None) -> str:
     """The registered model a checkpoint holds, for `zoo eval --checkpoint RUN` without MODEL."""
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     from ..checkpoint import CheckpointError, read_metadata
 
     if checkpoint is None:
@@ -137,14 +143,10 @@ def bench_command(
     repeats: int = typer.Option(5, "--repeats", min=1, help="Timed repeats per mode (median, spread)."),
     warmup: int = typer.Option(2, "--warmup", min=0, help="Untimed steps before timing."),
     min_time: float = typer.Option(0.2, "--min-time", min=0.001, help="Least seconds a timed repeat lasts."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    device: str = device_option(),
     threads: int = typer.Option(None, "--threads", min=1, help="CPU threads (unset: torch's choice)."),
-    channels_last: bool = typer.Option(
-        None, "--channels-last/--no-channels-last", help="NHWC memory format (default: as zoo train)."
-    ),
-    precision: str = typer.Option(
-        "auto", "--precision", help="auto (as zoo train: bf16 where native), fp32, bf16 or fp16."
-    ),
+    channels_last: bool = channels_last_option(),
+    precision: str = precision_option(),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model."),
     out_dir: Path = typer.Option(
         None,
@@ -154,8 +156,10 @@ def bench_command(
     csv: Path = typer.Option(None, "--csv", help="Append to this CSV file instead."),
 ) -> None:
     """Params, MACs, latency (batch 1), eval and train-step throughput; appends to a results CSV."""
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     import torch
 
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     from ..bench import append_csv, benchmark, default_out_dir, load_warning, spread_warnings
 
     if all_models == bool(models):

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import typer
 
-from . import ClickException, CliUsageError, app
+from ..hub import HubError, export, pull, push, push_folder
+from ..hub._push import RepoIdError, check_repo_id
+from ..weights.lookup import PullSourceError
+from ._app import ClickException, CliUsageError, app
 
 
 def _fail_on_hub_error(error: Exception) -> ClickException:
@@ -49,8 +52,6 @@ def push_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Publish a checkpoint's weights, config.json and model card; record the commit in the manifest."""
-    from ..hub import HubError, export, push, push_folder
-    from ..hub._push import RepoIdError, check_repo_id
 
     if (checkpoint is None) == (from_folder is None):
         raise CliUsageError("give one of --checkpoint (a training run) or --from-folder (an --export)")
@@ -138,14 +139,23 @@ def pull_command(
     all_models: bool = typer.Option(False, "--all", help="Every published model (every tag unless --tag)."),
     tag: str = typer.Option(None, "--tag", help="Weights tag (default: the model's default tag)."),
     token: str = typer.Option(None, "--token", help="Hub token for private repos (default: HF_TOKEN)."),
+    from_dir: Path = typer.Option(
+        None,
+        "--from",
+        help="Copy from this folder of <repo name>/ copies (e.g. a checkout's releases/) instead of the Hub.",
+    ),
 ) -> None:
-    """Download published weights into the cache, checked against the manifest, for later offline use."""
-    from ..hub import HubError, pull
+    """Fill the cache with published weights, checked against the manifest, for later offline use.
 
+    From the Hub, or with --from DIR from a folder of exported releases (a zoo checkout's releases/,
+    `git clone --depth 1` is enough): then `zoo.create(NAME, pretrained=True)` works anywhere.
+    """
     if (model is None) == (not all_models):
         raise CliUsageError("name one MODEL or pass --all (not both)")
     try:
-        pulled = pull(model, tag, all_models=all_models, token=token)
+        pulled = pull(model, tag, all_models=all_models, token=token, from_dir=from_dir)
+    except PullSourceError as error:  # the folder given is wrong: bad input
+        raise CliUsageError(str(error)) from None
     except HubError as error:
         raise _fail_on_hub_error(error) from None
     for name, paths in pulled.items():

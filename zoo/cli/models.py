@@ -11,8 +11,10 @@ from rich.table import Table
 
 from .. import list_models, list_plugins, model_info, registry, weight_tags
 from .._registry import split_name
+from .._weights_entry import METRICS
 from ..train.recipes import DEFAULT_RECIPE
-from . import CliUsageError, app
+from ..weights.lookup import manifest_entry, source_of
+from ._app import CliUsageError, app
 
 
 def _millions(n: int) -> str:
@@ -37,32 +39,30 @@ def list_command(
     specs = [model_info(n) for n in names]
     if as_json:
         rows = [{**s.to_dict(), "weights": weight_tags(s.name)} for s in specs]
+        if pretrained:  # where each model's default weights would come from, and what they score
+            for row in rows:
+                row["weights_entry"] = _weights_details(row["name"])
         typer.echo(json.dumps(rows, indent=2))
         return
     if not specs:
         typer.echo(f"no model matches {pattern!r}" + (f" in family {family!r}" if family else ""), err=True)
         raise typer.Exit(1)
     table = Table(title=f"{len(specs)} models", title_justify="left")
-    for column, justify in [
-        ("name", "left"),
-        ("family", "left"),
-        ("params", "right"),
-        ("MACs", "right"),
-        ("input", "left"),
-        ("dataset", "left"),
-        ("weights", "left"),
-    ]:
+    columns = [("name", "left"), ("family", "left"), ("params", "right"), ("MACs", "right")]
+    if pretrained:  # what a user of the weights needs: score, data set, where they would load from
+        columns += [("weights", "left"), ("top-1 %", "right"), ("from", "left")]
+    else:
+        columns += [("input", "left"), ("dataset", "left"), ("weights", "left")]
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for s in specs:
-        table.add_row(
-            s.name,
-            s.family,
-            _millions(s.params),
-            _millions(s.macs),
-            _input(s.input_size),
-            s.dataset,
-            ", ".join(weight_tags(s.name)) or "-",
-        )
+        row = [s.name, s.family, _millions(s.params), _millions(s.macs)]
+        if pretrained:
+            _, tag, entry = manifest_entry(s.name)
+            row += [tag, f"{entry['metrics']['top1']:.2f}", source_of(entry, short=True)]
+        else:
+            row += [_input(s.input_size), s.dataset, ", ".join(weight_tags(s.name)) or "-"]
+        table.add_row(*row)
     Console().print(table)
 
 
@@ -74,7 +74,7 @@ def info_command(
     """Show everything the registry knows about one model (with NAME.TAG: those weights too)."""
     spec = model_info(name)
     data = {**spec.to_dict(), "weights": weight_tags(spec.name)}
-    if split_name(name)[1] is not None:
+    if split_name(name)[1] is not None or data["weights"]:  # the tag asked for, else the default one
         data["weights_entry"] = _weights_details(name)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
@@ -122,12 +122,7 @@ def plugins_command(as_json: bool = typer.Option(False, "--json", help="Machine-
 
 def _weights_details(name: str) -> dict[str, str]:
     """What `zoo info NAME.TAG` shows about those weights: metrics and provenance."""
-    from .._builder import resolve_weights_tag
-    from .._manifest import METRICS, weights_entry
-
-    base, _ = split_name(name)
-    tag = resolve_weights_tag(name, True)  # an unknown tag: exit 2 naming the published ones
-    entry = weights_entry(base, tag)
+    _, tag, entry = manifest_entry(name)  # an unknown tag: exit 2 naming the published ones
     values = entry["metrics"]
     metrics = ", ".join(
         f"{k} {values[k]:.4f}" if k == "loss" else f"{k} {values[k]:.2f} %" for k in METRICS if k in values
@@ -135,7 +130,14 @@ def _weights_details(name: str) -> dict[str, str]:
     where = entry["repo_id"] + (
         f"@{entry['revision'][:12]}" if entry["revision"] else " (not on the Hub yet)"
     )
-    fields = {"tag": tag, "metrics": metrics, "dataset": entry["dataset"], "repo": where}
+    fields = {
+        "tag": tag,
+        "top-1": f"{values['top1']:.2f} % ({entry['dataset']})",
+        "metrics": metrics,
+        "dataset": entry["dataset"],
+        "repo": where,
+        "from": source_of(entry),
+    }
     fields.update({k: str(entry.get(k) if entry.get(k) is not None else "-") for k in _PROVENANCE})
     return fields
 

@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import registry
-from . import app
+from ..train.recipes import describe, get_recipe
+from ._app import app
 
 
 @app.command("recipes")
@@ -18,7 +19,6 @@ def recipes_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """List training recipes: source, claim and what each sets (`zoo train --recipe NAME`)."""
-    from ..train.recipes import describe, get_recipe
 
     recipes = [get_recipe(name)] if name else list(registry().recipes().values())
     users = {r.name: [s.name for s in registry().specs() if s.recipe == r.name] for r in recipes}

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from .. import registry
-from . import app
+from ._app import app
 
 study_app = typer.Typer(
     help="The seeds' studies: grids of training runs, probes and reports (tables and figures).",
@@ -19,6 +19,7 @@ app.add_typer(study_app, name="study")
 @study_app.command("list")
 def list_command() -> None:
     """List the registered studies: name, runs, plugin and what each compares."""
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     from ..studies import list_studies
 
     for study in list_studies():
@@ -29,6 +30,7 @@ def list_command() -> None:
 @study_app.command("show")
 def show_command(name: str = typer.Argument(..., metavar="NAME", help="A study (`zoo study list`).")) -> None:
     """Show a study's grid (each run's model, recipe and options, the seed's figure), scales and cost."""
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     from ..studies import SCALES, get_study
     from ..studies.runner import estimate
 
@@ -69,6 +71,7 @@ def run_command(
     ),
 ) -> None:
     """Run a study's grid of training runs and write its report (report.md, results.csv/.json, PNGs)."""
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
     from ..studies import run
 
     result = run(

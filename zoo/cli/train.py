@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from ..train.choices import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS
-from . import ClickException, CliUsageError, app
+from ._app import ClickException, CliUsageError, app
 
 
 def _names(names) -> str:

@@ -16,7 +16,9 @@ from typing import Any
 
 import torch
 
+from .._builder import create, model_info
 from .._errors import ZooError
+from ..checkpoint import save_model
 from .layouts import LAYOUTS, NORMALISATION, SOURCES, Layout
 
 __all__ = ["SOURCES", "ConvertError", "convert_checkpoint", "convert_state_dict", "load_source_state"]
@@ -30,7 +32,6 @@ class ConvertError(ZooError, ValueError):
 
 def layout_for(model: str, source: str) -> Layout:
     """The key map from `source`'s code to the zoo's `model`."""
-    from .. import model_info
 
     name = model_info(model).name  # an unknown name fails here, with suggestions
     if source not in SOURCES:
@@ -99,7 +100,6 @@ def convert_state_dict(
     The renamed tensors are checked against a freshly built zoo model: every key present, none
     extra, every shape equal (after the layout's transform), so a wrong architecture fails here.
     """
-    from .. import create
 
     layout = layout_for(model, source)
     renamed = {_rename(key, layout): tensor for key, tensor in state.items()}
@@ -135,8 +135,6 @@ def convert_state_dict(
 
 def convert_checkpoint(model: str, checkpoint: str | Path, source: str, out: str | Path) -> Path:
     """Convert `checkpoint` (saved by `source`'s code) to a zoo model file in `out`; its path."""
-    from .. import create
-    from ..checkpoint import save_model
 
     layout_for(model, source)  # a bad name or source fails before the file is read
     state, options = convert_state_dict(model, load_source_state(checkpoint), source)

@@ -13,10 +13,11 @@ Importing this package loads torch and numpy but not torchvision (only a downloa
 
 from .array_dataset import ArrayDataset, DatasetError, split_validation
 from .augment import Augment
-from .datasets import DATASETS, NORMALISATION, default_data_dir, load_dataset
+from .datasets import CLASS_NAMES, DATASETS, NORMALISATION, default_data_dir, load_dataset
 from .loader import DeviceLoader
 
 __all__ = [
+    "CLASS_NAMES",
     "DATASETS",
     "ArrayDataset",
     "Augment",

@@ -15,18 +15,16 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from .._files import write_json_atomic, zoo_cache_dir
+
 
 def cache_file() -> Path:
     """Where md5s are remembered: ``md5-cache.json`` in zoo's cache (``$ZOO_CACHE_DIR`` or the user cache)."""
-    from ..hub._verify import zoo_cache_dir
-
     return zoo_cache_dir() / "md5-cache.json"
 
 
 def warned_file() -> Path:
     """Where the directories already warned about (and as what identity) are remembered."""
-    from ..hub._verify import zoo_cache_dir
-
     return zoo_cache_dir() / "data-warnings.json"
 
 
@@ -41,13 +39,11 @@ def _read_cache(path: Path) -> dict[str, list]:
 def _write_cache(path: Path, entries: dict[str, list]) -> None:
     # Write-then-rename so concurrent processes (DDP ranks) never read a half-written file;
     # a lost update only means a later process hashes again.
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(entries, indent=0, sort_keys=True))
-        os.replace(tmp, path)
+        write_json_atomic(path, entries, durable=False, indent=0, sort_keys=True)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def _hash_file(path: Path) -> str:

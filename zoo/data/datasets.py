@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ._cifar import CLASSES as CIFAR_CLASSES
 from ._cifar import MEAN as CIFAR_MEAN
 from ._cifar import STD as CIFAR_STD
 from ._cifar import load_cifar10
+from ._mnist import CLASSES as MNIST_CLASSES
 from ._mnist import MEAN as MNIST_MEAN
 from ._mnist import STD as MNIST_STD
 from ._mnist import load_mnist
@@ -17,6 +19,7 @@ _LOADERS = {"cifar10": load_cifar10, "mnist": load_mnist}
 DATASETS = tuple(_LOADERS)
 # Per-channel (mean, std) every loader normalises with: the one source for training, eval and model cards.
 NORMALISATION = {"cifar10": (CIFAR_MEAN, CIFAR_STD), "mnist": (MNIST_MEAN, MNIST_STD)}
+CLASS_NAMES = {"cifar10": CIFAR_CLASSES, "mnist": MNIST_CLASSES}  # in label order
 
 
 def default_data_dir() -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .._spec import ModelSpec
@@ -134,12 +133,3 @@ Measured on the {dataset} test set ({entry["dataset"]}) on {device}, {entry["dat
 - input: {"x".join(str(v) for v in spec.input_size)}, normalised with the mean/std in `config.json`
 """
     return str(ModelCard(f"---\n{_front_matter(spec, entry, tag)}\n---\n{body}"))
-
-
-def normalisation_from(metadata: dict[str, str]) -> tuple[list[float], list[float]] | None:
-    """The mean/std a checkpoint records (``zoo.mean``, ``zoo.std``), if it does."""
-    try:
-        mean, std = json.loads(metadata["zoo.mean"]), json.loads(metadata["zoo.std"])
-    except (KeyError, ValueError):
-        return None
-    return (mean, std) if isinstance(mean, list) and isinstance(std, list) else None

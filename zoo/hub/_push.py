@@ -10,16 +10,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._manifest import _ENTRY_FIELDS, DATASET_IDENTITIES, METRICS, load_manifest, validate_entry, write_entry
+from .._files import sha256_of
 from .._registry import registry, split_name
-from ._card import build_config, build_model_card, normalisation_from
-from ._client import quiet_client
-from ._errors import PushError, offline, translate
-from ._verify import sha256_of
+from .._version import __version__
+from .._weights_entry import DATASET_IDENTITIES, METRICS, field_rule, validate_entry
+from ..weights._client import HubError, offline, quiet_client, translate
+from ..weights._read import normalisation_from
+from ..weights.lookup import load_manifest, manifest_entry
+from ..weights.manifest import write_entry
+from ._card import build_config, build_model_card
 
 # Files a push owns in the repo: older ones (a shard count that changed) are deleted by the next push.
 _WEIGHTS_FILE = re.compile(r"^model(-\d{5}-of-\d{5})?\.safetensors(\.index\.json)?$")
 _PROVENANCE = ("dataset", "recipe", "epochs", "device")
+
+
+class PushError(HubError):
+    """A publication that cannot go ahead as asked (wrong checkpoint, missing metrics...)."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,6 @@ def build_entry(
     spec, metadata: dict[str, str], model, metrics: dict[str, Any], repo_id: str
 ) -> dict[str, Any]:
     """The manifest entry for a push, before the upload fills in revision and files."""
-    from .. import __version__
-
     recorded = _meta_value(metadata, "metrics")
     recorded = recorded if isinstance(recorded, dict) else {}
     measured = {
@@ -117,6 +122,7 @@ def build_entry(
         )
     recipe = provenance("recipe")
     epochs = provenance("epochs", "epoch")
+    extra = {key: provenance(key) for key in ("grown_from", "rehearsal") if provenance(key) is not None}
     return {
         "repo_id": repo_id,
         "revision": "0" * 40,  # replaced by the commit
@@ -131,6 +137,7 @@ def build_entry(
         "device": provenance("device"),
         "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
         "zoo_version": __version__,
+        **extra,
     }
 
 
@@ -193,7 +200,7 @@ class RepoIdError(PushError, ValueError):
 
 def check_repo_id(repo_id: str) -> str:
     """`repo_id` if the manifest can record it, else `RepoIdError` (the manifest's own rule)."""
-    _, valid, what = _ENTRY_FIELDS["repo_id"]
+    valid, what = field_rule("repo_id")
     if not valid(repo_id):
         raise RepoIdError(f"--repo-id {repo_id!r} is not {what} (letters, digits, '.', '_', '-')")
     return repo_id
@@ -201,7 +208,13 @@ def check_repo_id(repo_id: str) -> str:
 
 def _prepare(model: str, checkpoint: str | Path, repo_id: str, tag: str | None, metrics) -> _Release:
     """Load the checkpoint and build its manifest entry: everything a push needs but the upload."""
-    from ..checkpoint import CheckpointError, load_model, load_state, read_metadata, resolve_model_file
+    from ..checkpoint import (  # torch and safetensors: `import zoo.hub` stays cheap
+        CheckpointError,
+        load_model,
+        load_state,
+        read_metadata,
+        resolve_model_file,
+    )
 
     check_repo_id(repo_id)
     base, tag_in_name = split_name(model)
@@ -332,8 +345,6 @@ def push_folder(
     The files are checked against the entry first, so what is uploaded is what was exported.
     `repo_id` defaults to the entry's.
     """
-    from ._fetch import manifest_entry
-
     if offline():
         raise PushError("cannot push with HF_HUB_OFFLINE=1 set: unset it to reach the Hub")
     base, tag, entry = manifest_entry(model)

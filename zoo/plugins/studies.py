@@ -8,7 +8,7 @@ reported test accuracy (%) of each row is printed beside ours in the study's rep
 from dataclasses import replace
 
 from zoo import hookimpl
-from zoo._study import Cell, Scale, Study
+from zoo.studies import Cell, Scale, Study
 
 SEED_000 = "seed 000 (Res9 family and the ResNet-18 hyper-parameter study)"
 SEED_001 = "seed 001 §1.4 (ResNet9 -> FastResNet9)"

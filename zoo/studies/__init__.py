@@ -11,31 +11,31 @@ skipped once its result.json exists, so ``resume=True`` continues a killed study
 
 from __future__ import annotations
 
-from .._errors import ZooError
-from .._registry import registry, suggest
-from .._study import SCALES, Study
-from .runner import StudyResult, run
+from typing import TYPE_CHECKING, Any
+
+from .._study import SCALES, Cell, Scale, Study
+from .lookup import UnknownStudyError, get_study, list_studies
+
+if TYPE_CHECKING:
+    from .runner import StudyResult, run
+
+__all__ = [
+    "SCALES",
+    "Cell",
+    "Scale",
+    "Study",
+    "StudyResult",
+    "UnknownStudyError",
+    "get_study",
+    "list_studies",
+    "run",
+]
 
 
-class UnknownStudyError(ZooError, LookupError):
-    """No registered study has this name."""
+def __getattr__(name: str) -> Any:
+    # The runner needs torch; the records above do not (plugins import them while zoo loads).
+    if name in ("run", "StudyResult"):
+        from . import runner
 
-
-def list_studies() -> list[Study]:
-    """The registered studies, by name."""
-    return list(registry().studies().values())
-
-
-def get_study(name: str) -> Study:
-    """The study registered as `name`; UnknownStudyError (with close names) otherwise."""
-    studies = registry().studies()
-    if name not in studies:
-        close = suggest(name, studies)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise UnknownStudyError(
-            f"unknown study {name!r}{hint} (`zoo study list` shows all {len(studies)} studies)"
-        )
-    return studies[name]
-
-
-__all__ = ["SCALES", "StudyResult", "UnknownStudyError", "get_study", "list_studies", "run"]
+        return getattr(runner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

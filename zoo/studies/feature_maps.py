@@ -14,7 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._builder import create
 from .._errors import ZooError
+from .._pretrained_cfg import data_config
 
 logger = logging.getLogger("zoo")
 
@@ -31,7 +33,7 @@ def load_image(image: str | int | Path | None, data_dir: str | Path | None) -> t
     """(uint8 3x32x32 image, what it is): a CIFAR-10 test-set index (default 0) or an image file
     (any size or mode PIL reads; converted to RGB and resized to 32x32)."""
     if image is None or isinstance(image, int) or str(image).isdigit():
-        from zoo.data import load_dataset
+        from ..data import load_dataset  # only for a test-set index, not for an image file
 
         index = int(image or 0)
         test = load_dataset("cifar10", "test", data_dir)
@@ -57,14 +59,12 @@ def load_image(image: str | int | Path | None, data_dir: str | Path | None) -> t
 
 
 def _model(name: str) -> tuple[nn.Module, str]:
-    import zoo
-
     try:
-        model = zoo.create(name, pretrained=True)
+        model = create(name, pretrained=True)
         return model, f"published weights {name}.{model.pretrained_cfg['tag']}"
     except ZooError as error:
         logger.info("feature-maps: %s without published weights (%s)", name, str(error).splitlines()[0])
-        return zoo.create(name), "untrained (fresh initialisation: no published weights found)"
+        return create(name), "untrained (fresh initialisation: no published weights found)"
 
 
 def first_convs(net: nn.Module, count: int = LAYERS) -> list[nn.Conv2d]:
@@ -126,13 +126,11 @@ def _draw(name: str, pixels: torch.Tensor, maps: list[torch.Tensor], what: str, 
 
 def run(study, out: Path, scale: str, data_dir, device, image=None) -> list[dict[str, Any]]:
     """Draw OUT/feature-maps-MODEL.png for each of MODELS; the report's rows (which weights, which image)."""
-    import zoo
-
     pixels, what = load_image(image, data_dir)
     rows = []
     for name in MODELS:
         model, weights = _model(name)
-        config = zoo.data_config(model)
+        config = data_config(model)
         mean, std = torch.tensor(config["mean"]).view(3, 1, 1), torch.tensor(config["std"]).view(3, 1, 1)
         x = (pixels.float().div(255) - mean) / std
         maps = feature_maps(model, x.unsqueeze(0))

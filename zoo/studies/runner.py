@@ -12,9 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._builder import model_info
 from .._errors import ZooError
 from .._study import SCALES, Cell, Scale, Study
+from ..checkpoint import read_metadata
+from ..train import train
+from ..train.engine import RESULT_FILE
+from ..train.recipes import default_recipe_name, get_recipe
 from . import report
+from .lookup import get_study
 from .probes import make_probe
 
 logger = logging.getLogger("zoo")
@@ -75,13 +81,11 @@ def cell_options(cell: Cell, scale: Scale, device: str | None) -> dict[str, Any]
 
 def estimate(study: Study, scale: str) -> dict[str, float]:
     """A rough cost: training MACs of the grid (3 x forward MACs per image, every epoch)."""
-    import zoo
-    from zoo.train.recipes import default_recipe_name, get_recipe
 
     settings = scale_of(study, scale)
     total = 0.0
     for cell in study.cells:
-        spec = zoo.model_info(cell.model)
+        spec = model_info(cell.model)
         options = {**cell.options, **settings.options}
         epochs = options.get("epochs") or get_recipe(cell.recipe or default_recipe_name(spec.name)).epochs
         images = options.get("limit_train") or DATASET_IMAGES.get(spec.dataset, 50_000)
@@ -107,8 +111,6 @@ def run(
     and a run that was killed continues from its last checkpoint (from the start when it has probes).
     `image` (a file or a CIFAR-10 test-set index) is for studies that look at one image (feature-maps).
     """
-    from . import get_study
-
     study = get_study(name)
     settings = scale_of(study, scale)
     cells = select(study, only)
@@ -150,8 +152,6 @@ def _claim(out: Path, study: Study, scale: str, resume: bool) -> None:
 
 
 def _run_cell(cell: Cell, study: Study, settings: Scale, out: Path, data_dir, device) -> dict[str, Any]:
-    from zoo.train import train
-    from zoo.train.engine import RESULT_FILE
 
     folder = out / "runs" / cell.name
     if (folder / RESULT_FILE).is_file():
@@ -192,8 +192,6 @@ def _labels(cell: Cell) -> dict[str, Any]:
 
 def read_cell(cell: Cell, folder: Path, metric: str) -> dict[str, Any]:
     """A finished cell's report row: its accuracies (in %), history, probe records and provenance."""
-    from zoo.checkpoint import read_metadata
-    from zoo.train.engine import RESULT_FILE
 
     result = json.loads((folder / RESULT_FILE).read_text())
     config = json.loads((folder / "config.json").read_text())

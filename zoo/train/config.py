@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .._builder import list_models, model_info
 from .._errors import ZooError
 from .choices import LOSSES, MOMENTUM_FREE_OPTIMIZERS, OPTIMIZERS, PRECISIONS, SCHEDULERS
 from .recipes import HYPER_PARAMETERS, Recipe, RecipeError, default_recipe_name, get_recipe
@@ -150,9 +151,7 @@ def resolve_config(
     model: str, recipe: str | Recipe | None, data_dir: Any, overrides: dict[str, Any]
 ) -> TrainConfig:
     """The config of a new run: the named (or the model's default) recipe, then the overrides."""
-    import zoo
-
-    spec = zoo.model_info(model)
+    spec = model_info(model)
     if "." in model:
         raise TrainConfigError(
             f"model {model!r} names a weights tag; name the model alone ({spec.name!r}), and to "
@@ -173,8 +172,8 @@ def resolve_config(
 
 def _resolve_init(spec: Any, name: str) -> str:
     """``--init-from MODEL[.TAG]`` as ``"MODEL.TAG"`` (default tag if none), checked before any loading."""
-    from zoo._builder import resolve_weights_tag
-    from zoo._registry import split_name
+    from .._registry import split_name
+    from ..weights.lookup import resolve_tag
 
     base = split_name(name)[0]
     if base != spec.name:
@@ -183,7 +182,7 @@ def _resolve_init(spec: Any, name: str) -> str:
             f"(`zoo info {spec.name}` lists its weights)"
         )
     try:
-        return f"{base}.{resolve_weights_tag(name, True)}"
+        return f"{base}.{resolve_tag(name)}"
     except ZooError as error:
         raise TrainConfigError(f"--init-from {name!r}: {error}") from None
 
@@ -195,10 +194,8 @@ def _takes_act(builder: Any) -> bool:
 
 def _check_act(spec: Any, act: str) -> None:
     # Only whether the model has the option; the builder itself judges the value (see engine).
-    import zoo
-
     if not _takes_act(spec.builder):
-        others = [s.name for s in map(zoo.model_info, zoo.list_models()) if _takes_act(s.builder)]
+        others = [s.name for s in map(model_info, list_models()) if _takes_act(s.builder)]
         hint = (
             f" (models with one: {', '.join(others[:5])}{', ...' if len(others) > 5 else ''})"
             if others

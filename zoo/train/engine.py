@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-import zoo
+from zoo._builder import create, model_info
 from zoo._device import device_description
 from zoo.checkpoint import MODEL_FILE, load_state, read_metadata, save_model
 
@@ -128,7 +128,7 @@ class _Run:
     ) -> None:
         self.config, self.recipe, self.out, self.ctx, self.resume = config, config.recipe, out, ctx, resume
         self.device = ctx.device
-        self.spec = zoo.model_info(config.model)
+        self.spec = model_info(config.model)
         self.started, self.max_epochs, self.budget = started, max_epochs, None
         self.guard = DivergenceGuard()
         self.on_step: Callable[[TrainStep], None] | None = None
@@ -168,7 +168,7 @@ class _Run:
         _seed_everything(config.seed)
         try:
             # With --init-from "MODEL.TAG", create loads those weights (a new classifier if the sizes differ).
-            model = zoo.create(
+            model = create(
                 config.init_from or config.model, num_classes=self.spec.num_classes, **config.model_options()
             )
         except ValueError as error:  # the builder refusing an option value, e.g. an unknown --act

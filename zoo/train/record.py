@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-import zoo
+from .._version import __version__
 
 
 @dataclass(frozen=True)
@@ -75,5 +75,5 @@ def config_record(run: Any) -> dict[str, Any]:
         "time_budget_fit": run.budget.to_dict() if run.budget is not None else None,
         "world_size": run.ctx.world_size,
         "steps_per_epoch": len(d.train),
-        "versions": {"zoo": zoo.__version__, "torch": torch.__version__},
+        "versions": {"zoo": __version__, "torch": torch.__version__},
     }

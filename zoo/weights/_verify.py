@@ -21,22 +21,17 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from .._files import RACY_SECONDS, settled, sha256_of, stat_signature
-from ._errors import ChecksumMismatchError
+from .._files import RACY_SECONDS, settled, sha256_of, stat_signature, write_json_atomic, zoo_cache_dir
+from ._client import HubError
 
 RECORDS_NAME = "verified-weights.json"
 CORRUPT_SUFFIX = ".corrupt"
 
-__all__ = ["RACY_SECONDS", "move_aside", "sha256_of", "verify_file", "zoo_cache_dir"]
+__all__ = ["RACY_SECONDS", "ChecksumMismatchError", "move_aside", "sha256_of", "verify_file"]
 
 
-def zoo_cache_dir() -> Path:
-    """``$ZOO_CACHE_DIR``, else the platform's user cache dir for zoo."""
-    if os.environ.get("ZOO_CACHE_DIR"):
-        return Path(os.environ["ZOO_CACHE_DIR"])
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("zoo"))
+class ChecksumMismatchError(HubError):
+    """A weights file does not have the size or sha256 the manifest records; it was moved aside."""
 
 
 def _records_path() -> Path:
@@ -69,9 +64,7 @@ def _write_records(records: dict[str, list]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Forget files that are gone, so the sidecar stays as small as the set of weights on disk.
         live = {key: value for key, value in records.items() if os.path.exists(key)}
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(live, indent=0, sort_keys=True))
-        os.replace(tmp, path)
+        write_json_atomic(path, live, durable=False, indent=0, sort_keys=True)
     except OSError:
         pass  # a read-only cache dir only costs a re-hash next time
 

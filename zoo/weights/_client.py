@@ -1,13 +1,25 @@
-"""The errors of zoo.hub, and the translation of huggingface_hub's errors into them.
+"""Calling huggingface_hub: quietly, failing fast when the Hub cannot be reached, and with its errors
+translated into zoo's (one line each: what failed, for which repo/revision/file, and what to do).
 
-Each message is one line saying what failed, for which repo/revision/file, and what to do.
+On a network failure `hf_hub_download` retries with back-off for some 25 s and logs a warning per
+try. zoo asks first with one HEAD of the file, without the client's retries, tried `PROBE_ATTEMPTS`
+times: an unreachable Hub is one error line within seconds. The client's own logger is kept at
+ERROR while zoo calls it, so its warnings never break zoo's one-line output.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import time
+from collections.abc import Iterator
 
 from .._errors import ZooError
+
+PROBE_ATTEMPTS = 2
+PROBE_TIMEOUT = 5.0  # seconds per attempt
+PROBE_PAUSE = 0.5  # seconds between attempts
 
 OFFLINE_HINT = (
     "set HF_HUB_OFFLINE=1 to use the local cache, or ZOO_WEIGHTS_DIR=<dir> holding <repo-name>/<files>"
@@ -19,11 +31,7 @@ PUSH_OFFLINE_HINT = (
 
 
 class HubError(ZooError):
-    """Base of every error zoo.hub raises."""
-
-
-class NoPublishedWeightsError(HubError, LookupError):
-    """The model (or the requested tag) has no published weights: no entry in the weights manifest."""
+    """Base of every error about published weights: finding, fetching, verifying, loading, publishing."""
 
 
 class HubRepoNotFoundError(HubError):
@@ -46,28 +54,8 @@ class WeightsNotCachedError(HubError):
     """Offline (HF_HUB_OFFLINE=1) and the weights are neither in the cache nor in ZOO_WEIGHTS_DIR."""
 
 
-class NotOnHubError(HubError):
-    """The manifest entry pins no revision: the weights were exported but not uploaded yet."""
-
-
 class HubAuthError(HubError):
     """The Hub refused the credentials (HTTP 401/403)."""
-
-
-class ChecksumMismatchError(HubError):
-    """A weights file does not have the size or sha256 the manifest records; it was moved aside."""
-
-
-class WeightsShapeError(HubError):
-    """The published tensors do not fit the model built (other than a resized classifier)."""
-
-
-class WeightsFileError(HubError):
-    """A weights file that matches the manifest's sha256 but cannot be read: the published file is broken."""
-
-
-class PushError(HubError):
-    """A publication that cannot go ahead as asked (wrong checkpoint, missing metrics...)."""
 
 
 _NETWORK_ERRORS = {
@@ -164,3 +152,31 @@ def translate(
     return HubError(
         f"the Hub at {at} failed to {doing} {where}: {str(error).splitlines()[0] if str(error) else error!r}"
     )
+
+
+@contextlib.contextmanager
+def quiet_client() -> Iterator[None]:
+    """huggingface_hub's warnings ("Retrying in 1s ...") off while zoo calls it: zoo reports the outcome."""
+    hf_logger = logging.getLogger("huggingface_hub")
+    level = hf_logger.level
+    hf_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hf_logger.setLevel(level)
+
+
+def probe(repo_id: str, filename: str, revision: str, token: str | bool | None) -> None:
+    """Raise what huggingface_hub raises for a HEAD of the file (a network failure after
+    `PROBE_ATTEMPTS` quick tries; a missing repo, revision or file at once)."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    url = hf_hub_url(repo_id, filename, revision=revision)
+    for attempt in range(1, PROBE_ATTEMPTS + 1):
+        try:
+            get_hf_file_metadata(url, token=token, timeout=PROBE_TIMEOUT)
+            return
+        except Exception as error:
+            if attempt == PROBE_ATTEMPTS or not is_network_error(error):
+                raise
+        time.sleep(PROBE_PAUSE)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._files import sha256_of
+from zoo.hub import sha256_of
+
 from .transport import EVAL_FILE, join_parts
 
 RELEASE_SHARD_BYTES = 95_000_000  # a float32 wrn28_10 (146 MB) as two files, each under 100 MB
@@ -51,8 +52,8 @@ def reassemble(folder: Path, files: dict[str, dict[str, Any]]) -> Path:
     """One zoo model file, ``folder/checkpoint/model.safetensors``, from the verified shards."""
     from safetensors.torch import save_file
 
-    from ..checkpoint import MODEL_FILE
-    from ..hub._load import read_weights
+    from zoo.checkpoint import MODEL_FILE
+    from zoo.weights import read_weights
 
     state, metadata = read_weights({name: folder / name for name in files})
     path = folder / "checkpoint" / MODEL_FILE
@@ -83,7 +84,7 @@ def publish(
     checkpoint: Path, report: dict[str, Any], releases: Path, org: str, tag: str | None, metrics=None
 ):
     """Export the reassembled `checkpoint` with `zoo.hub.export`; the `PushResult`."""
-    from .. import hub
+    from zoo import hub
 
     tag = tag or report["dataset"]
     repo_id = f"{org}/{report['model']}-{tag}"
@@ -118,7 +119,7 @@ def collect(
     `measure_here`: measure top-1 again on this machine's CPU and publish those figures (slow for
     the large models; the device's figures are fp32 without TF32, so they should agree).
     """
-    from .._errors import ZooError
+    from zoo import ZooError
 
     done = Collected()
     for folder in sorted(p for p in Path(gathered).iterdir() if p.is_dir()):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..train.recipes import Recipe, get_recipe
+from zoo.train.recipes import Recipe, get_recipe
 
 # The ResNet-9 line trains with the recipe it was designed with.
 FAST_FAMILIES = ("resnet9", "res9")
@@ -74,7 +74,7 @@ def parse_models(text: str) -> list[Item]:
 
 def unpublished(items: tuple[Item, ...] = PRIORITY) -> list[Item]:
     """`items` whose model has no entry in the weights manifest yet: what a next lease should train."""
-    from .._manifest import load_manifest
+    from zoo.weights import load_manifest
 
     published = load_manifest()
     return [item for item in items if item.model not in published]

@@ -1,30 +1,29 @@
-"""Building a model with its published weights: what ``zoo.create(name, pretrained=True)`` runs."""
+"""Reading verified weights files into a state dict, and copying one into a model."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._files import read_json, read_safetensors
-from .._pretrained_cfg import pretrained_cfg
-from ._errors import WeightsFileError, WeightsShapeError
-from ._fetch import fetch_files, manifest_entry
+from ._client import HubError
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
-
-    from .._spec import ModelSpec
 
 INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
 _BROKEN = "it matches the manifest's sha256, so the published file is broken: re-publish with `zoo push`"
 
 
-class PretrainedWeightsWarning(UserWarning):
-    """Published weights loaded with a change: a new classifier, or options they were not trained with."""
+class WeightsShapeError(HubError):
+    """The published tensors do not fit the model built (other than a resized classifier)."""
+
+
+class WeightsFileError(HubError):
+    """A weights file that matches the manifest's sha256 but cannot be read: the published file is broken."""
 
 
 def read_weights(paths: dict[str, Path]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -110,46 +109,19 @@ def load_weights(
         )
 
 
-def load_pretrained(
-    spec: ModelSpec,
-    tag: str,
-    *,
-    num_classes: int | None = None,
-    options: dict[str, Any] | None = None,
-    token: str | bool | None = None,
-) -> nn.Module:
-    """Build `spec`'s model with `options` and load its published weights `tag` (verified first).
-
-    With a `num_classes` other than the weights', everything but the classifier is loaded and the
-    classifier keeps its fresh initialisation (a `PretrainedWeightsWarning` says so).
-    """
-    _, _, entry = manifest_entry(spec.name, tag)
-    options = dict(spec.kwargs if options is None else options)
-    state, metadata = read_weights(fetch_files(entry, token=token))
+def normalisation_from(metadata: dict[str, str]) -> tuple[list[float], list[float]] | None:
+    """The mean/std a weights or checkpoint file records (``zoo.mean``, ``zoo.std``), if it does."""
     try:
-        trained = json.loads(metadata.get("zoo.options", "null") or "null")
+        mean, std = json.loads(metadata["zoo.mean"]), json.loads(metadata["zoo.std"])
+    except (KeyError, ValueError):
+        return None
+    return (mean, std) if isinstance(mean, list) and isinstance(std, list) else None
+
+
+def trained_options(metadata: dict[str, str]) -> dict | None:
+    """The builder options the weights were trained with (``zoo.options``), if they say."""
+    try:
+        options = json.loads(metadata.get("zoo.options", "null") or "null")
     except ValueError:  # no options to compare with: the weights load as the manifest describes them
-        trained = None
-    if isinstance(trained, dict):
-        trained = {**spec.kwargs, **trained}
-        trained.pop("num_classes", None)
-        if trained != options:
-            warnings.warn(
-                f"{spec.name}.{tag} was trained with options {trained}, it is built with {options}",
-                PretrainedWeightsWarning,
-                stacklevel=3,
-            )
-    weights_classes = entry["num_classes"]
-    num_classes = weights_classes if num_classes is None else num_classes
-    model = spec.builder(num_classes=num_classes, **options)
-    keep = num_classes == weights_classes
-    if not keep:
-        warnings.warn(
-            f"{spec.name}.{tag} has a {weights_classes}-class classifier; loaded all weights but the "
-            f"classifier, which is freshly initialised for {num_classes} classes",
-            PretrainedWeightsWarning,
-            stacklevel=3,
-        )
-    load_weights(model, state, name=f"{spec.name}.{tag}", keep_classifier=keep)
-    model.pretrained_cfg = pretrained_cfg(spec, model, tag=tag, entry=entry, metadata=metadata)
-    return model
+        return None
+    return options if isinstance(options, dict) else None

@@ -1,6 +1,6 @@
-"""weights_manifest.json: which published weights exist for which model, and how to check them.
+"""The weights-entry record: the schema of weights_manifest.json (version 1), and its checks.
 
-Schema version 1 (docs/weights_manifest.md is the reference)::
+docs/weights_manifest.md is the reference::
 
     {
       "schema_version": 1,
@@ -12,20 +12,21 @@ Schema version 1 (docs/weights_manifest.md is the reference)::
             "dtype": "float32", "dataset": "cifar10-jpeg", "num_classes": 10, "params": 62006,
             "metrics": {"top1": 76.3, "top1_tta": 77.0, "loss": 0.71, "exact_top1": 77.1},
             "recipe": "...", "epochs": 200, "device": "NVIDIA H100", "date": "2025-06-01",
-            "zoo_version": "0.1.0"
+            "zoo_version": "0.1.0", "grown_from": "resnet18.cifar10-jpeg",
+            "rehearsal": {"images": 1000, "top1": 78.1}
           }
         }
       }
     }
 
-The first tag listed for a model is its default (as in timm). The file is validated whenever it
-is read; any problem raises one `ManifestError` naming the entry and the field.
+The first tag listed for a model is its default (as in timm). Any problem raises one
+`ManifestError` naming the entry and the field. Reading a manifest file (the shipped one or a
+plugin's) validates it; zoo.weights decides which files are read and how they merge.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -48,27 +49,11 @@ _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _MODEL = re.compile(r"^[a-z][a-z0-9_]*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FILE_NAME = re.compile(r"^(?!/)(?!.*(^|/)\.\.?(/|$))[\w./-]+$")  # relative, no '.' or '..' parts
+_GROWN_FROM = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9][a-z0-9_-]*$")
 
 
 class ManifestError(ZooError, ValueError):
     """weights_manifest.json is malformed; the message names the entry and field."""
-
-
-def manifest_path() -> Path:
-    """ZOO_MANIFEST if set, else the copy shipped in the package, else the source checkout's."""
-    if os.environ.get("ZOO_MANIFEST"):
-        return Path(os.environ["ZOO_MANIFEST"])
-    return _shipped_manifest_path()
-
-
-@lru_cache(maxsize=1)
-def _shipped_manifest_path() -> Path:
-    # Cached: it is looked up on every pretrained load and an installed package does not move.
-    here = Path(__file__).resolve().parent
-    for candidate in (here / MANIFEST_NAME, here.parent / MANIFEST_NAME):
-        if candidate.is_file():
-            return candidate
-    return here / MANIFEST_NAME
 
 
 def _is_int(value: Any) -> bool:
@@ -115,6 +100,25 @@ _ENTRY_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "device": (False, _optional(_text), "a non-empty string or null"),
     "date": (True, lambda v: isinstance(v, str) and bool(_DATE.match(v)), "a date 'YYYY-MM-DD'"),
     "zoo_version": (True, _text, "the zoo version string that published the weights"),
+    "rehearsal": (
+        False,
+        _optional(
+            lambda v: (
+                isinstance(v, dict)
+                and set(v) == {"images", "top1"}
+                and _is_int(v["images"])
+                and v["images"] > 0
+                and _is_number(v["top1"])
+            )
+        ),
+        "{'images': N, 'top1': %} measured at export on the first N test images (the quick release "
+        "rehearsal), or null",
+    ),
+    "grown_from": (
+        False,
+        _optional(lambda v: isinstance(v, str) and bool(_GROWN_FROM.match(v))),
+        "'MODEL.TAG' of the weights these were grown from (zoo grow), or null",
+    ),
 }
 
 _FILE_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -122,6 +126,12 @@ _FILE_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "sha256": (lambda v: isinstance(v, str) and bool(_SHA256.match(v)), "64 lower-case hex digits"),
     "size": (lambda v: _is_int(v) and v >= 0, "a non-negative int (bytes)"),
 }
+
+
+def field_rule(field: str) -> tuple[Callable[[Any], bool], str]:
+    """(check, what a valid value is) of an entry field, for callers that vet one value early."""
+    _, check, what = _ENTRY_FIELDS[field]
+    return check, what
 
 
 def validate_entry(model: str, tag: str, entry: Any, source: str = MANIFEST_NAME) -> dict[str, Any]:
@@ -223,65 +233,3 @@ def read_manifest_file(path: str | Path) -> dict[str, dict[str, Any]]:
     except OSError as error:
         raise ManifestError(f"{path}: cannot read the weights manifest ({error.strerror or error})") from None
     return _load(path, stat.st_mtime_ns, stat.st_size)
-
-
-def load_base_manifest() -> dict[str, dict[str, Any]]:
-    """The shipped manifest (or ZOO_MANIFEST's) alone, without plugins' weights."""
-    path = manifest_path()
-    if not path.exists():
-        return {}
-    return read_manifest_file(path)
-
-
-def load_manifest() -> dict[str, dict[str, Any]]:
-    """Model name -> {tag -> entry}: the shipped manifest (or ZOO_MANIFEST's), then the weights
-    plugins register (``zoo_register_weights``), each validated; a model's first tag is its default."""
-    from ._registry import registry
-
-    base = load_base_manifest()
-    extra = registry().plugin_weights()
-    if not extra:
-        return base
-    merged = {model: dict(tags) for model, tags in base.items()}
-    for model, tags in extra.items():
-        for tag, (entry, _) in tags.items():
-            merged.setdefault(model, {}).setdefault(tag, entry)
-    return merged
-
-
-def plugin_weights_folder(repo_id: str) -> Path | None:
-    """The folder of the plugin manifest whose entries name `repo_id`: a plugin may ship the files
-    in ``<that folder>/<repo name>/`` (None when no plugin manifest names the repo)."""
-    from ._registry import registry
-
-    for tags in registry().plugin_weights().values():
-        for entry, folder in tags.values():
-            if entry["repo_id"] == repo_id:
-                return folder
-    return None
-
-
-def weight_tags(model: str) -> list[str]:
-    """The published weights tags for `model`, the default first."""
-    return list(load_manifest().get(model, {}))
-
-
-def weights_entry(model: str, tag: str) -> dict[str, Any] | None:
-    """The manifest entry of `model`'s weights `tag`, or None."""
-    return load_manifest().get(model, {}).get(tag)
-
-
-def write_entry(model: str, tag: str, entry: dict[str, Any], path: Path | None = None) -> Path:
-    """Add or replace `model.tag` in the manifest (a new tag goes last: the default stays the default)."""
-    path = Path(path) if path is not None else manifest_path()
-    validate_entry(model, tag, entry, str(path))
-    data = (
-        json.loads(path.read_text()) if path.is_file() else {"schema_version": SCHEMA_VERSION, "models": {}}
-    )
-    validate_manifest(data, str(path))  # never rewrite (and so bless) a file that is already broken
-    data["models"].setdefault(model, {})[tag] = entry
-    # Write-then-rename: a reader never sees a half-written manifest.
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path

@@ -10,11 +10,12 @@ than a shard) travels as numbered parts that `join_parts` puts back together.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from zoo._files import replacing
 
 MAX_FILES = 8
 MAX_BYTES = 62 * 2**20  # 64 MiB less room for a partly copied file's leftovers
@@ -65,11 +66,9 @@ def join_parts(folder: Path, name: str, count: int) -> bool:
     parts = [folder / f"{name}{_PART}{i}" for i in range(count)]
     if count < 2 or not all(part.is_file() for part in parts):
         return False
-    tmp = folder / f".{name}.joining"
-    with tmp.open("wb") as out:
+    with replacing(target) as tmp, tmp.open("wb") as out:
         for part in parts:
             out.write(part.read_bytes())
-    os.replace(tmp, target)
     return True
 
 
@@ -126,9 +125,8 @@ def send(
             continue
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")  # a copy cut short never has the real name
-        shutil.copyfile(work / name, tmp)
-        os.replace(tmp, target)
+        with replacing(target) as tmp:  # a copy cut short never has the real name
+            shutil.copyfile(work / name, tmp)
         count, size = count + 1, size + length
         sent.append(name)
         ledger += [] if name in ledger else [name]

@@ -1,0 +1,19 @@
+"""The names zoo accepts for its closed choices, declared once for the library, the CLI and its help.
+
+Kept free of torch (the CLI builds its help from these without importing it).
+"""
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta", "adagrad", "adamax")
+MOMENTUM_FREE_OPTIMIZERS = ("adadelta", "adagrad")
+SCHEDULERS = ("plateau", "step", "linear", "exponential", "cosine", "cyclic", "onecycle")
+# Schedules that move the learning rate every batch; the others move it once per epoch.
+PER_STEP_SCHEDULERS = ("linear", "cosine", "cyclic", "onecycle")
+LOSSES = ("ce", "bce", "mse", "huber", "smooth_l1", "multilabel_soft_margin")
+
+# Autocast precisions; "auto" lets zoo choose by device (bf16 where it is native, else fp32; fp16
+# with a grad scaler on CUDA devices without bf16).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Devices by name: "auto" is CUDA when available, else the CPU; "cuda:N" picks one GPU.
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+# Test-time augmentation: "flip" averages the logits of each image and its mirror image.
+TTA_MODES = ("none", "flip")
