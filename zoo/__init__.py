@@ -35,6 +35,7 @@ __all__ = [
     "BadModelOptionError",
     "DuplicateError",
     "DuplicateModelError",
+    "GrowError",
     "ManifestError",
     "ModelSpec",
     "NoPublishedWeightsError",
@@ -50,6 +51,7 @@ __all__ = [
     "__version__",
     "create",
     "data_config",
+    "grow",
     "hookimpl",
     "list_models",
     "list_plugins",
@@ -57,12 +59,16 @@ __all__ = [
 ]
 
 # Imported on first access (`zoo.data.load_dataset(...)` works after a bare `import zoo`).
-_SUBMODULES = ("bench", "checkpoint", "data", "evaluate", "hub", "models", "train")
+_SUBMODULES = ("bench", "checkpoint", "data", "evaluate", "growth", "hub", "models", "train")
+# Functions and errors of submodules, imported on first access: ``zoo.grow(...)`` is zoo.growth.grow.
+_LAZY = {"grow": "growth", "GrowError": "growth"}
 
 
 def __getattr__(name: str) -> _Any:
     if name in _SUBMODULES:
         return _importlib.import_module(f".{name}", __name__)
+    if name in _LAZY:
+        return getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
