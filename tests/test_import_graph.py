@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "_recipe.py",
             "_study.py",
             "_weights_entry.py",
+            "_growths.py",
         ),
     ),
     ("utilities", ("_files.py", "_measure.py", "_device.py")),
@@ -39,7 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("building", ("_builder.py", "_contract.py", "_pretrained_cfg.py", "checkpoint.py")),
     (
         "workflows",
-        ("train/*", "evaluate.py", "bench.py", "studies/*", "hub/*", "grow.py", "convert/*", "campaign/*"),
+        ("train/*", "evaluate.py", "bench.py", "studies/*", "hub/*", "growth.py", "convert/*", "campaign/*"),
     ),
     ("api", ("__init__.py",)),
     ("cli", ("cli/*", "__main__.py")),

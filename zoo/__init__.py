@@ -30,6 +30,7 @@ __all__ = [
     "BadModelOptionError",
     "DuplicateError",
     "DuplicateModelError",
+    "GrowError",
     "ManifestError",
     "ModelSpec",
     "NoPublishedWeightsError",
@@ -46,6 +47,7 @@ __all__ = [
     "class_names",
     "create",
     "data_config",
+    "grow",
     "hookimpl",
     "list_models",
     "list_plugins",
@@ -56,7 +58,9 @@ __all__ = [
 ]
 
 # Imported on first access (`zoo.data.load_dataset(...)` works after a bare `import zoo`).
-_SUBMODULES = ("bench", "checkpoint", "data", "evaluate", "hub", "models", "train", "weights")
+_SUBMODULES = ("bench", "checkpoint", "data", "evaluate", "growth", "hub", "models", "train", "weights")
+# Functions and errors of submodules, imported on first access: ``zoo.grow(...)`` is zoo.growth.grow.
+_LAZY = {"grow": "growth", "GrowError": "growth"}
 # Public names that changed, kept for one release: old name -> (new name, where it lives now).
 _RENAMED = {"NoPretrainedWeightsError": ("NoPublishedWeightsError", NoPublishedWeightsError)}
 
@@ -64,6 +68,8 @@ _RENAMED = {"NoPretrainedWeightsError": ("NoPublishedWeightsError", NoPublishedW
 def __getattr__(name: str) -> _Any:
     if name in _SUBMODULES:
         return _importlib.import_module(f".{name}", __name__)
+    if name in _LAZY:
+        return getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
     if name in _RENAMED:
         new, value = _RENAMED[name]
         import warnings

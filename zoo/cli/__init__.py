@@ -16,14 +16,14 @@ import typer
 from .._errors import ZooError
 
 # Each module adds its commands to `app`; heavy imports stay inside the command functions.
-from . import check, convert, evaluate, hub, models, recipes, study, train  # noqa: E402,F401
+from . import check, convert, evaluate, grow, hub, models, recipes, study, train  # noqa: E402,F401
 from ._app import ClickException, CliUsageError, UsageError, app
 
 # `zoo --help` lists commands in these groups, in this order.
 COMMAND_GROUPS = {
     "Models": ("list", "info", "plugins", "check", "bench"),
     "Training": ("train", "recipes", "eval", "study"),
-    "Weights": ("pull", "push", "convert"),
+    "Weights": ("pull", "push", "convert", "grow"),
 }
 
 

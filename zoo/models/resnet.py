@@ -4,7 +4,8 @@ Paper: He et al., "Deep Residual Learning for Image Recognition", CVPR 2016, arX
 Seed variant: seed 001 table 6, the ImageNet ResNet-18/34/50 block layout with the CIFAR stem
 the seeds use (3x3 stride-1 convolution, no max-pool), widths 64-128-256-512, 1x1-conv + BN
 projection shortcuts where shape changes (option B of the paper). `act=` swaps the activation
-everywhere, as the seeds' activation study does.
+everywhere, as the seeds' activation study does. `deepen_resnet` grows resnet18 into resnet34
+keeping its function (zoo.growth).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from functools import partial
 import torch
 from torch import nn
 
+from .._growths import GrowError
 from ..layers import ConvBnAct, get_act
 from ._base import ClassifierModel
+from ._net2net import copy_state, zero_
 
 
 def projection_shortcut(in_chs: int, out_chs: int, stride: int, norm: bool = True) -> nn.Module:
@@ -137,3 +140,30 @@ def resnet34(num_classes: int = 10, in_chans: int = 3, act: str = "relu") -> Res
 def resnet50(num_classes: int = 10, in_chans: int = 3, act: str = "relu") -> ResNet:
     """ResNet-50, CIFAR form: bottleneck blocks 3-4-6-3, 2048 features (23,520,842 params)."""
     return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_chans, act)
+
+
+# act(act(x)) == act(x): a new block whose branch adds 0 returns act(x) == x, x being an act output.
+_IDEMPOTENT_ACTS = {nn.ReLU: "relu", nn.Identity: "identity"}
+
+
+def deepen_resnet(
+    source: ResNet, make_target: Callable[..., ResNet], *, noise: float, generator: torch.Generator
+) -> ResNet:
+    """Net2DeeperNet for a ResNet (resnet18 -> resnet34): the source's blocks copied in place, the
+    new blocks after them in each stage with their last BatchNorm's weight and bias zero.
+
+    That BatchNorm outputs 0 in eval and in train mode alike, so a new block returns relu(x) = x
+    (its input is a block's ReLU output). Nothing is copied twice, so `noise` has nothing to break.
+    """
+    act = _IDEMPOTENT_ACTS.get(type(source.stem[-1]))
+    if act is None:
+        raise GrowError(
+            f"a ResNet grows deeper only with act='relu' (or 'identity'): a new block returns act(x), "
+            f"which is x for those alone; this one uses {type(source.stem[-1]).__name__}"
+        )
+    target = make_target(act=act, in_chans=source.stem[0].in_channels)
+    copy_state(source, target)
+    for old, new in zip(source.stages, target.stages):
+        for block in new[len(old) :]:
+            zero_(block.conv3[1] if isinstance(block, Bottleneck) else block.conv2[1])
+    return target

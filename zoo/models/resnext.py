@@ -22,17 +22,33 @@ The GE form is GE-θ+ with global extent in every block, applied to the residual
 the sum: a depthwise conv spanning the whole map (32/16/8 px) + BN as the gather, then a 1x1-conv
 MLP (reduction 16, ReLU) and a sigmoid as the excite. The MLP's convs have no bias, as in
 CIFAR-ZOO; the GE paper does not fix this.
+
+`grow_cardinality` (2x64d -> 8x64d) and `add_gather_excite` (8x64d -> GE 8x64d) grow a trained
+model keeping its function (zoo.growth).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import torch
 from torch import nn
 
+from .._growths import GrowError
 from ..layers import ConvBnAct, GatherExcite
 from ._base import ClassifierModel
+from ._net2net import (
+    copies,
+    copy_state,
+    fill_,
+    pad_kernel,
+    paired_blocks,
+    perturb_,
+    put_,
+    replicated_groups,
+    zero_,
+)
 from .resnet import Bottleneck, make_stage
 
 
@@ -143,3 +159,59 @@ def geresnext29_8x64d(num_classes: int = 10, in_chans: int = 3, img_size: int = 
         img_size=img_size,
         stem_kernel=3,
     )
+
+
+def grow_cardinality(
+    source: ResNeXt, make_target: Callable[..., ResNeXt], *, noise: float, generator: torch.Generator
+) -> ResNeXt:
+    """resnext29_2x64d -> resnext29_8x64d: more groups of the same width, each old group copied.
+
+    Per block, group ``g`` of the target copies group ``g // r`` (r = 8 / 2 = 4): conv1's output
+    rows and its BN, conv2's grouped filters and its BN; conv3 reads the r copies of each channel
+    with its weights divided by r. The group width (64-128-256) is read from each block. The
+    widths line up exactly (stage outputs 256-512-1024 in both), and the 2x64d's 1x1 stem becomes
+    the centre tap of the 8x64d's 3x3 one (zeros around it, padding 1), which computes the same.
+    The copies' conv weights get `noise` (relative to each tensor's std).
+    """
+    target = make_target(in_chans=source.stem[0].in_channels)
+    put_(target, "stem.0.weight", pad_kernel(source.stem[0].weight, target.stem[0].kernel_size[0]))
+    fill_(target.stem[1], source.stem[1])
+    for old, new in paired_blocks(source, target):
+        groups, new_groups = old.conv2[0].groups, new.conv2[0].groups
+        group_width = old.conv2[0].out_channels // groups
+        if new.conv2[0].out_channels // new_groups != group_width:
+            raise GrowError(
+                f"cannot grow {groups}x{group_width}d groups into {new_groups}x"
+                f"{new.conv2[0].out_channels // new_groups}d: the group width must stay"
+            )
+        hidden = replicated_groups(groups, new_groups, group_width)
+        fill_(new.conv1, old.conv1, out_map=hidden)
+        fill_(new.conv2, old.conv2, out_map=hidden)  # grouped: each filter reads its own group's copy
+        fill_(new.conv3, old.conv3, in_map=hidden)
+        fill_(new.shortcut, old.shortcut)
+        for conv in (new.conv1[0], new.conv2[0]):
+            perturb_(conv.weight, copies(hidden), noise, generator)
+    fill_(target.fc, source.fc)
+    return target
+
+
+def add_gather_excite(
+    source: ResNeXt, make_target: Callable[..., ResNeXt], *, noise: float, generator: torch.Generator
+) -> ResNeXt:
+    """resnext29_8x64d -> geresnext29_8x64d: Gather-Excite added, the function unchanged.
+
+    The gate multiplies the residual branch (conv3's BN output) before the sum: the excite's last
+    1x1 conv (and its bias, if any) is zeroed, so the gate is sigmoid(0) = 0.5 everywhere, and
+    that BN's weight and bias are doubled (2 * 0.5 = 1, exactly, in eval and train mode). The
+    gather keeps its fresh init (it cannot change a constant gate), and nothing is copied, so
+    `noise` has nothing to break.
+    """
+    target = make_target(in_chans=source.stem[0].in_channels)
+    copy_state(source, target)
+    with torch.no_grad():
+        for _, block in paired_blocks(source, target):
+            zero_(block.attn.excite[-1])
+            gated = block.conv3[1]
+            gated.weight.mul_(2)
+            gated.bias.mul_(2)
+    return target

@@ -14,17 +14,22 @@ WideResNet), which departs from the paper in three ways:
   (`preact_shortcut=True`). Counts are the same either way.
 * Dropout 0.5 between the two 3x3 convs of every block (after the second BN-ReLU); the paper's
   main networks have none and its WRN-d-k-dropout uses 0.3 (`dropout=` sets it, 0 for none).
+
+`grow_wide_resnet` grows a trained wrn16_8 into wrn28_10 keeping its function (zoo.growth).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import torch
 from torch import nn
 
+from .._growths import GrowError
 from ..layers import get_act
 from ._base import ClassifierModel
+from ._net2net import copies, fill_, perturb_, wider_map, zero_
 from .resnet import make_stage, projection_shortcut
 
 
@@ -108,3 +113,53 @@ def wrn28_10(
 ) -> WideResNet:
     """WRN-28-10: 4 blocks per stage, widths 160-320-640 (36,489,290 params)."""
     return WideResNet(28, 10, dropout, num_classes, in_chans, preact_shortcut)
+
+
+def grow_wide_resnet(
+    source: WideResNet, make_target: Callable[..., WideResNet], *, noise: float, generator: torch.Generator
+) -> WideResNet:
+    """wrn16_8 -> wrn28_10: deeper and wider at once, the function unchanged (Net2Net).
+
+    Deeper: the source's blocks stay first in each stage; each new block's last conv (weight and
+    bias) is zero, so its branch adds 0 whatever its BNs and dropout do, and its identity
+    shortcut passes x on. Wider (Net2WiderNet): every layer's output channels are the source's
+    plus copies of randomly chosen ones (each stage's residual stream one map, shared by all its
+    blocks and shortcuts; each block's inner width its own map), BN statistics and affines copied
+    with them, and the next layer's weights divided by each channel's copy count. The stem's 16
+    channels are not widened. Copies' conv weights get `noise` (relative to each tensor's std).
+    In train mode dropout draws its own mask for each copy, so there the function is the same
+    in expectation (exactly with ``dropout=0`` or the dropout layers in eval mode).
+    """
+    first = source.stages[0][0]
+    target = make_target(
+        in_chans=source.stem.in_channels, dropout=first.drop.p, preact_shortcut=first.preact_shortcut
+    )
+    fill_(target.stem, source.stem)
+    stream = None  # the channel map of the residual stream; None: the stem's, not widened
+    for old_stage, new_stage in zip(source.stages, target.stages):
+        stage_input = stream
+        stream = wider_map(old_stage[0].conv2.out_channels, new_stage[0].conv2.out_channels, generator)
+        for i, new in enumerate(new_stage):
+            if i >= len(old_stage):
+                zero_(new.conv2)
+                continue
+            old = old_stage[i]
+            if type(old.shortcut) is not type(new.shortcut):
+                raise GrowError(
+                    f"block {i} of a stage has a {type(old.shortcut).__name__} shortcut in the source but a "
+                    f"{type(new.shortcut).__name__} in the target: their stage widths do not line up"
+                )
+            inputs = stage_input if i == 0 else stream
+            inner = wider_map(old.conv1.out_channels, new.conv1.out_channels, generator)
+            fill_(new.norm1, old.norm1, out_map=inputs)
+            fill_(new.conv1, old.conv1, out_map=inner, in_map=inputs)
+            fill_(new.norm2, old.norm2, out_map=inner)
+            fill_(new.conv2, old.conv2, out_map=stream, in_map=inner)
+            fill_(new.shortcut, old.shortcut, out_map=stream, in_map=inputs)  # Identity: nothing to fill
+            perturb_(new.conv1.weight, copies(inner), noise, generator)
+            for layer in (new.conv2, new.shortcut):
+                if isinstance(layer, nn.Conv2d):
+                    perturb_(layer.weight, copies(stream), noise, generator)
+    fill_(target.norm, source.norm, out_map=stream)
+    fill_(target.fc, source.fc, in_map=stream)
+    return target
