@@ -48,12 +48,12 @@ def _root(
 
 
 # Each module adds its commands to `app`; heavy imports stay inside the command functions.
-from . import check, convert, evaluate, hub, models, recipes, study, train  # noqa: E402,F401
+from . import campaign, check, convert, evaluate, hub, models, recipes, study, train  # noqa: E402,F401
 
 # `zoo --help` lists commands in these groups, in this order.
 COMMAND_GROUPS = {
     "Models": ("list", "info", "plugins", "check", "bench"),
-    "Training": ("train", "recipes", "eval", "study"),
+    "Training": ("train", "recipes", "eval", "study", "campaign"),
     "Weights": ("pull", "push", "convert"),
 }
 
