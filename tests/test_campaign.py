@@ -32,7 +32,7 @@ needs_checkpoint_every = pytest.mark.skipif(
 )
 
 
-def write_plan(folder: Path, data: Path, extra: str = "") -> Path:
+def write_plan(folder: Path, data: Path, extra: str = "", lenet_epochs: int = 2) -> Path:
     """The two-step test plan (data_dir relative to the plan's folder, as the real plan has it)."""
     folder.mkdir(parents=True, exist_ok=True)
     plan = folder / "campaign.toml"
@@ -52,7 +52,7 @@ options = {{ epochs = 1, limit_train = 256, limit_test = 256 }}
 [[run]]
 name = "lenet"
 model = "lenet5"
-options = {{ epochs = 2, limit_train = 640, limit_test = 128, batch_size = 64 }}
+options = {{ epochs = {lenet_epochs}, limit_train = 640, limit_test = 128, batch_size = 64 }}
 {extra}"""
     )
     return plan
@@ -155,11 +155,10 @@ def test_run_starts_in_the_background_and_refuses_a_second_run(finished, env, cl
     done = finished[0].copy(tmp_path)
     env(done.runs)
     code, out, _ = cli("campaign", "run", "--plan", done.plan)
-    assert (code, out) == (
-        0,
-        "nothing to run: every step is finished or blocked (`zoo campaign status` says which)\n",
-    )
-    (done.runs / "lenet" / "result.json").unlink()  # its epochs are done: the resume only finishes it
+    nothing = "nothing to run: every step is finished or blocked (`zoo campaign status` says which)\n"
+    assert (code, out) == (0, nothing)
+    (done.runs / "lenet" / "result.json").unlink()  # unfinished now, and the plan asks for more epochs:
+    write_plan(tmp_path, done.data, lenet_epochs=3)  # `zoo train --resume` refuses the changed plan
     code, out, _ = cli("campaign", "run", "--plan", done.plan)
     assert code == 0 and "step lenet (lenet5): resumes it after epoch 2/2" in out
     pid = int(out.split("(pid ")[1].split(",")[0])
@@ -169,9 +168,11 @@ def test_run_starts_in_the_background_and_refuses_a_second_run(finished, env, cl
         line = one_error(err)
         assert code == 2 and f"pid {pid}" in line and "campaign.log" in line
     _wait_for(lambda: _exited(pid), timeout=120)
-    assert "campaign finished: 2 of 2 steps done" in (done.runs / "campaign.log").read_text()
-    assert (done.runs / "lenet" / "result.json").is_file()
-    assert campaign.status(campaign.load_plan(done.plan)).process is None
+    log = (done.runs / "campaign.log").read_text()
+    assert "lenet: stopped: `zoo train` failed (exit code 2): --resume continues the saved run" in log
+    assert "epochs (saved 2, given 3)" in log and "zoo: error" not in log  # one line, not two
+    report = campaign.status(campaign.load_plan(done.plan))
+    assert report.process is None and report.steps[1].state == "failed"
 
 
 def test_a_run_already_training_a_step_is_waited_for_not_restarted(shared_data, env, tmp_path):

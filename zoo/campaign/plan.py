@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 try:
     import tomllib
@@ -38,7 +38,7 @@ from .._errors import ZooError
 
 PLAN_NAME = "campaign.toml"
 DTYPES = ("float16", "float32")
-_STEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_STEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # no dots: <step>.log, .grown, ... are its files
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _ORG = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 # Names the campaign dir uses for itself, so no step folder or log may take them.
@@ -129,7 +129,7 @@ def _duration(value: Any) -> bool:
 
 # field -> (check, what a valid value is); `options` and `grow_from` are checked by code below.
 _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "name": (_matches(_STEP_NAME), "a folder name (letters, digits, . _ -)"),
+    "name": (_matches(_STEP_NAME), "a folder name (letters, digits, _ and -)"),
     "model": (_is_text, "a registered model name (`zoo list`)"),
     "recipe": (_is_text, "a recipe name (`zoo recipes`)"),
     "options": (lambda v: isinstance(v, dict), "a table of `zoo train` options, e.g. { epochs = 8 }"),
@@ -172,7 +172,7 @@ class _Checker:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def fail(self, where: str, expected: str) -> None:
+    def fail(self, where: str, expected: str) -> NoReturn:
         raise CampaignError(f"{self.path}: {where}: expected {expected}")
 
     def check(self, where: str, name: str, value: Any) -> Any:

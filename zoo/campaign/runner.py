@@ -244,9 +244,13 @@ class _Step:
     def _child(self, what: str, argv: list[str]) -> None:
         """Run one zoo subprocess, its output appended to the step's log; fail the step if it fails."""
         self.journal(f"{self.step.name}: {' '.join(argv[2:])}  (log: {self.log})")
-        with self.log.open("a") as log:
+        try:
+            log = self.log.open("a")
             log.write(f"$ {' '.join(argv)}\n")
             log.flush()
+        except OSError as error:  # a full disk, say: nothing has started, nothing is lost
+            self._fail(f"cannot write {self.log} ({error.strerror or error})")
+        with log:
             start = log.tell()
             child = _spawn(self.plan, argv, log)
             try:
