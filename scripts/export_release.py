@@ -3,8 +3,9 @@
     python scripts/export_release.py lenet5 runs/lenet5/checkpoint --repo-id cifar-zoo/lenet5-cifar10-jpeg \\
         --tag cifar10-jpeg --data-dir ../shared/data/cifar10-jpeg --trained-on "2-core x86-64 CPU" [--half]
 
-Writes releases/<repo-name>/ (model.safetensors, config.json, README.md) and the manifest entry with
-`revision: null`; `zoo push MODEL --from-folder releases/<repo-name>` uploads it later, unchanged.
+Writes releases/<repo-name>/ (or --releases DIR/<repo-name>/: model.safetensors, config.json,
+README.md) and the manifest entry with `revision: null`; `zoo push MODEL --from-folder
+releases/<repo-name>` uploads it later, unchanged.
 Flip TTA is measured for CIFAR-10 models only (MNIST digits are not mirror-symmetric). With --half,
 a model above 5M parameters is stored in float16 (else bfloat16) when that moves top-1 by less than
 0.05 points, the rule the GPU release job applies too (zoo_release.job.choose_dtype); the figures
@@ -45,6 +46,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="epochs trained (default: the checkpoint's epoch)")
     parser.add_argument("--half", action="store_true", help="store in half precision where the rule allows")
     parser.add_argument("--grown-from", help="MODEL.TAG the weights were grown from (zoo grow)")
+    parser.add_argument(
+        "--releases", type=Path, default=RELEASES, help="folder of release folders (default: releases/)"
+    )
     args = parser.parse_args()
 
     source = resolve_model_file(args.checkpoint)
@@ -61,7 +65,7 @@ def main() -> None:
     }
     if args.grown_from:
         metrics["grown_from"] = args.grown_from
-    folder = RELEASES / hub.repo_dir_name(args.repo_id)
+    folder = args.releases / hub.repo_dir_name(args.repo_id)
     with tempfile.TemporaryDirectory() as tmp:
         if dtype != torch.float32:  # export keeps the dtype the file holds
             state = cast(model.state_dict(), dtype)  # model holds the chosen, rounded weights

@@ -2,6 +2,7 @@
 
     python scripts/update_readme_table.py          # rewrite the table in place
     python scripts/update_readme_table.py --check  # exit 1 if README.md is stale (the test suite runs this)
+    python scripts/update_readme_table.py --readme COPY.md   # another copy (`zoo campaign publish` tests)
 
 Only built-in models are listed: an installed third-party plugin must not change the README.
 Speed columns come from the newest `zoo bench` CSV in benchmarks/results/ for this machine, if any.
@@ -82,9 +83,9 @@ def render() -> str:
     return "\n".join(lines)
 
 
-def updated(text: str) -> str:
+def updated(text: str, readme: Path = README) -> str:
     if START not in text or END not in text:
-        raise SystemExit(f"{README}: markers {START} / {END} not found")
+        raise SystemExit(f"{readme}: markers {START} / {END} not found")
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
     return f"{head}{START}\n{render()}\n{END}{tail}"
@@ -93,9 +94,12 @@ def updated(text: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the README table is stale")
+    parser.add_argument(
+        "--readme", type=Path, default=README, help="the README to update (default: the repo's)"
+    )
     args = parser.parse_args()
-    text = README.read_text()
-    new = updated(text)
+    text = args.readme.read_text()
+    new = updated(text, args.readme)
     if args.check:
         if new != text:
             print(
@@ -103,7 +107,7 @@ def main() -> None:
             )
             sys.exit(1)
         return
-    README.write_text(new)
+    args.readme.write_text(new)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,13 @@ import typer
 from .._errors import ZooError
 
 # Each module adds its commands to `app`; heavy imports stay inside the command functions.
-from . import check, convert, evaluate, grow, hub, models, recipes, study, train  # noqa: E402,F401
+from . import campaign, check, convert, evaluate, grow, hub, models, recipes, study, train  # noqa: E402,F401
 from ._app import ClickException, CliUsageError, UsageError, app
 
 # `zoo --help` lists commands in these groups, in this order.
 COMMAND_GROUPS = {
     "Models": ("list", "info", "plugins", "check", "bench"),
-    "Training": ("train", "recipes", "eval", "study"),
+    "Training": ("train", "recipes", "eval", "study", "campaign"),
     "Weights": ("pull", "push", "convert", "grow"),
 }
 

@@ -1,0 +1,358 @@
+"""`zoo campaign run | status | publish` with a tiny real plan: mlp5 then lenet5 on small subsets.
+
+One campaign is trained for the module (killed in its second step and resumed); tests that change
+runs work on copies of it. Steps that need `zoo grow` or `zoo train --checkpoint-every` (other
+branches) skip until those are merged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from helpers import flip_byte, one_error, read_jsonl, snapshot
+
+from zoo import campaign
+from zoo.campaign import commands
+
+REPO = Path(__file__).resolve().parents[1]
+
+needs_grow = pytest.mark.skipif(not commands.has_command("grow"), reason="needs zoo grow (branch grow)")
+needs_checkpoint_every = pytest.mark.skipif(
+    "checkpoint_every" not in commands.train_params(),
+    reason="needs zoo train --checkpoint-every (branch train)",
+)
+
+
+def write_plan(folder: Path, data: Path, extra: str = "", lenet_epochs: int = 2) -> Path:
+    """The two-step test plan (data_dir relative to the plan's folder, as the real plan has it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    plan = folder / "campaign.toml"
+    plan.write_text(
+        f"""
+[defaults]
+data_dir = "{os.path.relpath(data / "cifar10-jpeg", folder)}"
+tag = "campaign-test"
+nice = 10
+
+[[run]]
+name = "mlp"
+model = "mlp5"
+data_dir = "{data}"
+options = {{ epochs = 1, limit_train = 256, limit_test = 256 }}
+
+[[run]]
+name = "lenet"
+model = "lenet5"
+options = {{ epochs = {lenet_epochs}, limit_train = 640, limit_test = 128, batch_size = 64 }}
+{extra}"""
+    )
+    return plan
+
+
+@dataclass
+class Campaign:
+    root: Path
+    plan: Path
+    runs: Path
+
+    def copy(self, target: Path) -> Campaign:
+        shutil.copytree(self.runs, target / "runs")
+        return Campaign(target, write_plan(target, self.data), target / "runs")
+
+    @property
+    def data(self) -> Path:
+        return Path(json.loads((self.runs / "mlp" / "config.json").read_text())["config"]["data_dir"])
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory) -> Path:
+    """One zoo cache for every process of this module: data-set md5s are computed once."""
+    return tmp_path_factory.mktemp("zoo-cache")
+
+
+@pytest.fixture
+def env(shared_cache, monkeypatch):
+    """Point this process (and the subprocesses it starts) at the module's cache; yields a setter
+    for ZOO_CAMPAIGN_DIR."""
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(shared_cache))
+    return lambda runs: monkeypatch.setenv("ZOO_CAMPAIGN_DIR", str(runs))
+
+
+def _zoo(*args) -> list[str]:
+    return [sys.executable, "-m", "zoo", *map(str, args)]
+
+
+def _wait_for(condition, process: subprocess.Popen | None = None, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process is None or process.poll() is None, "the process ended first"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _exited(pid: int) -> bool:
+    """Whether a child of this process (one whose Popen object is gone) has exited; reaps it."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:  # reaped already, by subprocess's clean-up of dropped Popen objects
+        return True
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, shared_data, shared_cache):
+    """A campaign killed (SIGKILL, campaign and `zoo train` alike) after the first epoch of its
+    second step, then run again to the end; with mlp's folder as it was at the kill."""
+    root = tmp_path_factory.mktemp("campaign")
+    runs, plan = root / "runs", write_plan(root, shared_data)
+    env = {**os.environ, "ZOO_CAMPAIGN_DIR": str(runs), "ZOO_CACHE_DIR": str(shared_cache)}
+    command = _zoo("campaign", "run", "--foreground", "--plan", plan)
+    first = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for(lambda: (runs / "lenet" / "checkpoint" / "training_state.json").is_file(), first)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    mlp_at_kill = snapshot(runs / "mlp")
+    again = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    return Campaign(root, plan, runs), mlp_at_kill, again.stdout
+
+
+def test_a_killed_campaign_resumes_and_keeps_finished_steps(finished):
+    done, mlp_at_kill, output = finished
+    assert snapshot(done.runs / "mlp") == mlp_at_kill  # not trained again, not touched
+    assert "resuming after epoch" in (done.runs / "lenet.log").read_text()
+    assert [row["epoch"] for row in read_jsonl(done.runs / "lenet" / "metrics.jsonl")] == [1, 2]
+    assert "campaign finished: 2 of 2 steps done" in output
+    assert "campaign finished: 2 of 2 steps done" in (done.runs / "campaign.log").read_text()
+
+
+def test_status_says_done_with_top1(finished, env, cli):
+    done = finished[0]
+    env(done.runs)
+    code, out, _ = cli("campaign", "status", "--plan", done.plan, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert [(s["name"], s["state"], s["epoch"], s["epochs"]) for s in report["steps"]] == [
+        ("mlp", "done", 1, 1),
+        ("lenet", "done", 2, 2),
+    ]
+    assert all(0 <= s["top1"] <= 100 for s in report["steps"]) and report["process"] is None
+    code, out, _ = cli("campaign", "status", "--plan", done.plan)
+    assert code == 0 and "lenet" in out and "done" in out and "campaign process: none" in out
+
+
+def test_run_starts_in_the_background_and_refuses_a_second_run(finished, env, cli, tmp_path):
+    done = finished[0].copy(tmp_path)
+    env(done.runs)
+    code, out, _ = cli("campaign", "run", "--plan", done.plan)
+    nothing = "nothing to run: every step is finished or blocked (`zoo campaign status` says which)\n"
+    assert (code, out) == (0, nothing)
+    (done.runs / "lenet" / "result.json").unlink()  # unfinished now, and the plan asks for more epochs:
+    write_plan(tmp_path, done.data, lenet_epochs=3)  # `zoo train --resume` refuses the changed plan
+    code, out, _ = cli("campaign", "run", "--plan", done.plan)
+    assert code == 0 and "step lenet (lenet5): resumes it after epoch 2/2" in out
+    pid = int(out.split("(pid ")[1].split(",")[0])
+    assert str(done.runs / "campaign.log") in out and "zoo campaign status" in out
+    for mode in ([], ["--foreground"]):  # the background process holds the lock from the start
+        code, _, err = cli("campaign", "run", "--plan", done.plan, *mode)
+        line = one_error(err)
+        assert code == 2 and f"pid {pid}" in line and "campaign.log" in line
+    _wait_for(lambda: _exited(pid), timeout=120)
+    log = (done.runs / "campaign.log").read_text()
+    assert "lenet: stopped: `zoo train` failed (exit code 2): --resume continues the saved run" in log
+    assert "epochs (saved 2, given 3)" in log and "zoo: error" not in log  # one line, not two
+    report = campaign.status(campaign.load_plan(done.plan))
+    assert report.process is None and report.steps[1].state == "failed"
+
+
+def test_a_run_already_training_a_step_is_waited_for_not_restarted(shared_data, env, tmp_path):
+    extra = "[[run]]\nname = 'quick'\nmodel = 'lenet5'\ntag = 'quick'\n"
+    extra += "options = { epochs = 1, limit_train = 128, limit_test = 128 }\n"
+    plan = campaign.load_plan(write_plan(tmp_path, shared_data, extra))
+    runs = tmp_path / "runs"
+    env(runs)
+    for name in ("mlp", "lenet"):  # finished, as far as the campaign can tell: only `quick` matters
+        (runs / name).mkdir(parents=True)
+        (runs / name / "result.json").write_text("{}")
+    by_hand = subprocess.Popen(
+        commands.train_command(plan.step("quick"), runs / "quick", resume=False),
+        cwd=tmp_path,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for(lambda: campaign.RunFolder(runs / "quick").trainer is not None, by_hand)
+    assert campaign.run_foreground(plan, poll_s=0.1) == ["mlp", "lenet", "quick"]
+    assert by_hand.wait() == 0
+    assert f"waiting for pid {by_hand.pid}" in (runs / "campaign.log").read_text()
+    assert not (runs / "quick.log").exists()  # the campaign started no `zoo train` of its own
+
+
+def test_a_failing_step_stops_the_campaign_and_leaves_every_run_as_it_was(finished, env, cli, tmp_path):
+    done = finished[0].copy(tmp_path)
+    env(done.runs)
+    (done.runs / "mlp" / "result.json").unlink()  # unfinished, with a corrupt checkpoint to resume
+    flip_byte(done.runs / "mlp" / "checkpoint" / "model.safetensors")
+    shutil.rmtree(done.runs / "lenet")
+    before = snapshot(done.runs / "mlp")
+    code, _, err = cli("campaign", "run", "--foreground", "--plan", done.plan)
+    line = one_error(err)
+    assert code == 1 and line.startswith("zoo: error: mlp: stopped: `zoo train` failed (exit code 2)")
+    assert "model.safetensors" in line and str(done.runs / "mlp.log") in line
+    assert line.removeprefix("zoo: error: ") in (done.runs / "campaign.log").read_text().splitlines()[-1]
+    assert snapshot(done.runs / "mlp") == before and not (done.runs / "lenet").exists()
+    mlp = campaign.status(campaign.load_plan(done.plan)).steps[0]
+    assert (mlp.state, mlp.note) == ("failed", line.removeprefix("zoo: error: mlp: "))
+
+
+def test_publish_exports_finished_runs_and_refuses_unfinished_ones(finished, env, cli, tmp_path):
+    done = finished[0].copy(tmp_path)
+    env(done.runs)
+    (done.runs / "lenet" / "result.json").unlink()
+    manifest, readme, releases = tmp_path / "manifest.json", tmp_path / "README.md", tmp_path / "releases"
+    shutil.copy(REPO / "weights_manifest.json", manifest)
+    shutil.copy(REPO / "README.md", readme)
+    where = ["--plan", done.plan, "--manifest", manifest, "--readme", readme, "--releases", releases]
+    code, _, err = cli("campaign", "publish", "lenet", *where)
+    assert code == 2 and "step lenet is not finished (after epoch 2/2)" in one_error(err)
+    shutil.copytree(REPO / "scripts", tmp_path / "scripts")  # publish runs the checkout's scripts
+    code, out, err = cli("campaign", "publish", *where)
+    assert code == 0, err
+    assert "published mlp5.campaign-test (step mlp): top-1" in out and "MB" in out
+    entry = json.loads(manifest.read_text())["models"]["mlp5"]["campaign-test"]
+    assert entry["dtype"] == "float32"  # under 5M parameters: --half keeps float32
+    assert entry["epochs"] == 1 and "min of training" in entry["device"]
+    assert (releases / "mlp5-campaign-test" / "model.safetensors").is_file()
+    assert "`campaign-test`: " in readme.read_text()
+    assert "lenet5.campaign-test" not in out  # unfinished: left for a later publish
+    code, _, err = cli("campaign", "publish", "mlp", *where)
+    assert code == 2 and "published already" in one_error(err)
+    code, out, _ = cli("campaign", "status", "--plan", done.plan, "--manifest", manifest, "--json")
+    assert json.loads(out)["steps"][0]["published"] is True
+
+
+ONE_STEP = "[defaults]\ntag = 'x'\n[[run]]\nmodel = 'lenet5'\n"
+
+
+@pytest.mark.parametrize(
+    "plan, message",
+    [
+        (None, "no campaign plan at"),
+        ("[[run]\nmodel = 1", "is not valid TOML"),
+        ("[defaults]\ntag = 'x'\n", "run: expected one [[run]] table per step"),
+        ("[[run]]\nmodel = 'lenet5'\n", "run[1] (lenet5) tag is missing"),
+        (ONE_STEP.replace("lenet5", "resnet19"), "model = 'resnet19': expected a registered model"),
+        (ONE_STEP + "epochs = 3", "unknown field 'epochs'"),
+        (ONE_STEP + "options = { lr = 'fast' }", "options.lr = 'fast': expected a float"),
+        (ONE_STEP + "options = { epoch = 3 }", "options.epoch = 3: expected a `zoo train` option"),
+        (ONE_STEP + "options = { out = 'x' }", "no out in options"),
+        (ONE_STEP + "dtype = 'int8'", "dtype = 'int8': expected one of float16, float32"),
+        (ONE_STEP + "grow_from = 'later'", "grow_from = 'later': expected an earlier step"),
+        (ONE_STEP + "[[run]]\nmodel = 'lenet5'", "name = 'lenet5': expected a name no other step has"),
+        (ONE_STEP.replace("tag = 'x'", "tag = 'x'\nnice = 25"), "nice = 25: expected an int in 0..19"),
+    ],
+)
+def test_malformed_plans_exit_2_with_one_line(plan, message, cli, tmp_path):
+    path = tmp_path / "campaign.toml"
+    if plan is not None:
+        path.write_text(plan)
+    code, _, err = cli("campaign", "status", "--plan", path)
+    assert code == 2 and message in one_error(err), err
+
+
+def test_an_unknown_step_exits_2(finished, env, cli):
+    env(finished[0].runs)
+    code, _, err = cli("campaign", "publish", "resnet18", "--plan", finished[0].plan)
+    assert code == 2 and "unknown step 'resnet18'" in one_error(err) and "steps: mlp, lenet" in err
+
+
+def test_the_release_plan_continues_the_resnet18_run_in_flight():
+    plan = campaign.load_plan(REPO / "campaign.toml")
+    first = plan.steps[0]
+    assert (first.name, first.model, first.recipe) == ("resnet18-e20", "resnet18", "onecycle-bn")
+    assert first.options == {"batch_size": 256, "lr": 0.2, "epochs": 20, "eval_every": 2}
+    assert [s.model for s in plan.steps] == [
+        "resnet18", "resnet34", "resnext29_2x64d", "resnext29_8x64d", "geresnext29_8x64d", "wrn16_8",
+        "wrn28_10", "resnext29_2x32d", "resnext29_32x4d", "densenet100_bc", "densenet121", "resnet50",
+    ]  # fmt: skip
+    grown = {s.model: plan.source_step(s).model for s in plan.steps if s.grow_from}
+    assert grown == {
+        "resnet34": "resnet18",
+        "resnext29_8x64d": "resnext29_2x64d",
+        "geresnext29_8x64d": "resnext29_8x64d",
+        "wrn28_10": "wrn16_8",
+    }
+    assert all(s.recipe == "onecycle-bn" and 128 <= s.options["batch_size"] <= 256 for s in plan.steps)
+    assert (first.data_dir.resolve(), first.dtype, plan.nice) == (
+        REPO.parent / "shared/data/cifar10-jpeg",
+        "float16",
+        10,
+    )
+
+
+def test_train_commands_follow_the_plan(tmp_path, shared_data):
+    extra = "[[run]]\nname = 'flags'\nmodel = 'lenet5'\ntag = 'flags'\ncheckpoint_every = '10m'\n"
+    extra += "options = { tta = true, channels_last = false }\n"
+    lenet, out = campaign.load_plan(write_plan(tmp_path, shared_data, extra)).step("flags"), tmp_path / "out"
+    fresh = commands.train_command(lenet, out, resume=False, init_from=tmp_path / "grown")
+    assert fresh[:6] == [sys.executable, "-m", "zoo", "train", "lenet5", "--out"]
+    assert "--tta" in fresh and "--no-channels-last" in fresh and "--init-from" in fresh
+    resumed = commands.train_command(lenet, out, resume=True, init_from=tmp_path / "grown")
+    assert resumed[-1] == "--resume" and "--init-from" not in resumed
+    assert ("--checkpoint-every" in fresh) == ("checkpoint_every" in commands.train_params())
+
+
+@pytest.mark.skipif(
+    commands.has_command("grow"), reason="zoo grow is here: test_a_grow_step covers grow steps"
+)
+def test_a_grow_step_waits_for_zoo_grow_and_the_campaign_goes_on(finished, env, tmp_path):
+    done = finished[0].copy(tmp_path)
+    env(done.runs)
+    extra = "[[run]]\nname = 'deeper'\nmodel = 'mlp22'\ngrow_from = 'mlp'\ndata_dir = '/nowhere'\n"
+    plan = campaign.load_plan(write_plan(tmp_path, done.data, extra))
+    assert campaign.run_foreground(plan) == ["mlp", "lenet"]
+    assert "deeper: skipped: needs zoo grow (branch grow)" in (done.runs / "campaign.log").read_text()
+    assert campaign.status(plan).steps[-1].state == "blocked"
+
+
+@needs_grow
+def test_a_grow_step_grows_then_fine_tunes(finished, env, tmp_path):
+    done = finished[0].copy(tmp_path)
+    env(done.runs)
+    extra = f"[[run]]\nname = 'deeper'\nmodel = 'mlp22'\ngrow_from = 'mlp'\ndata_dir = '{done.data}'\n"
+    extra += "options = { epochs = 1, limit_train = 256, limit_test = 256 }\n"
+    plan = campaign.load_plan(write_plan(tmp_path, done.data, extra))
+    assert campaign.run_foreground(plan) == ["mlp", "lenet", "deeper"]
+    assert (done.runs / "deeper.grown" / "model.safetensors").is_file()
+    log = (done.runs / "deeper.log").read_text()
+    assert f"zoo grow {done.runs / 'mlp'} mlp22" in log and "--init-from" in log
+
+
+@needs_checkpoint_every
+def test_a_kill_mid_epoch_resumes_mid_epoch(shared_data, shared_cache, tmp_path):
+    extra = "[[run]]\nname = 'long'\nmodel = 'lenet5'\ncheckpoint_every = '1s'\n"
+    extra += "options = { epochs = 1, limit_train = 8192, limit_test = 128, batch_size = 32 }\n"
+    plan = write_plan(tmp_path, shared_data, extra)
+    runs = tmp_path / "runs"
+    env = {**os.environ, "ZOO_CAMPAIGN_DIR": str(runs), "ZOO_CACHE_DIR": str(shared_cache)}
+    command = _zoo("campaign", "run", "--foreground", "--plan", plan)
+    first = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    try:  # a checkpoint of the one epoch before it ended: a mid-epoch one
+        _wait_for(lambda: (runs / "long" / "checkpoint" / "training_state.json").is_file(), first)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "--checkpoint-every 1s" in (runs / "long.log").read_text()
+    assert campaign.RunFolder(runs / "long").finished

@@ -1,0 +1,176 @@
+"""Where a campaign keeps its runs, and what a run folder says about itself (read only, never written).
+
+$ZOO_CAMPAIGN_DIR/               default: zoo's user cache dir + /campaign (survives a new checkout)
+    campaign.log  campaign.lock  the campaign process: its events, and who runs it
+    <step>/                      the step's `zoo train --out` (config.json, checkpoint/, metrics.jsonl, ...)
+    <step>.log                   everything its `zoo grow` / `zoo train` processes printed
+    <step>.grown/                the model `zoo grow` made for it (grow steps)
+    <step>.failed                the one line why it stopped, until it is started again
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .._files import zoo_cache_dir
+from ..train.state import CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, STATE_JSON
+from .lock import owner
+
+RESULT_FILE = "result.json"  # written by `zoo train` when its last epoch is done: the run is finished
+
+
+def campaign_dir() -> Path:
+    """``$ZOO_CAMPAIGN_DIR``, else ``campaign/`` in zoo's user cache dir."""
+    if os.environ.get("ZOO_CAMPAIGN_DIR"):
+        return Path(os.environ["ZOO_CAMPAIGN_DIR"])
+    return zoo_cache_dir() / "campaign"
+
+
+@dataclass(frozen=True)
+class CampaignDir:
+    """The paths of one campaign dir (see the module doc)."""
+
+    root: Path
+
+    @property
+    def log(self) -> Path:
+        return self.root / "campaign.log"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "campaign.lock"
+
+    def run(self, step: str) -> Path:
+        return self.root / step
+
+    def step_log(self, step: str) -> Path:
+        return self.root / f"{step}.log"
+
+    def grown(self, step: str) -> Path:
+        return self.root / f"{step}.grown"
+
+    def failed(self, step: str) -> Path:
+        return self.root / f"{step}.failed"
+
+    def failure(self, step: str) -> str | None:
+        """The line why `step` last stopped, if it failed and was not started again since."""
+        try:
+            return self.failed(step).read_text().strip() or None
+        except OSError:
+            return None
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+class RunFolder:
+    """What a `zoo train --out` folder holds: started, finished, epochs, speed, top-1, its live owner."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @cached_property
+    def record(self) -> dict[str, Any] | None:
+        record = _json(self.path / CONFIG_FILE)
+        return record if isinstance(record, dict) and isinstance(record.get("config"), dict) else None
+
+    @property
+    def started(self) -> bool:
+        """Whether a `zoo train` wrote its config here (then the campaign continues it with --resume)."""
+        return (self.path / CONFIG_FILE).is_file()
+
+    @cached_property
+    def result(self) -> dict[str, Any] | None:
+        result = _json(self.path / RESULT_FILE)
+        return result if isinstance(result, dict) else None
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    @cached_property
+    def rows(self) -> list[dict[str, Any]]:
+        """The metrics.jsonl rows (one per finished epoch); a half-written last line is left out."""
+        try:
+            lines = (self.path / "metrics.jsonl").read_text().splitlines()
+        except OSError:
+            return []
+        rows = []
+        for line in lines:
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                break
+        return [r for r in rows if isinstance(r, dict)]
+
+    @property
+    def epochs(self) -> int | None:
+        """The epoch count the run trains for (its recipe's, after a time budget set it)."""
+        try:
+            return int(self.record["config"]["recipe"]["epochs"])
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    @property
+    def epoch(self) -> int:
+        """Epochs finished."""
+        return int(self.rows[-1].get("epoch", len(self.rows))) if self.rows else 0
+
+    @property
+    def img_per_s(self) -> float | None:
+        """Training speed: the mean of the epochs' img/s."""
+        speeds = [r["img_per_s"] for r in self.rows if isinstance(r.get("img_per_s"), (int, float))]
+        return sum(speeds) / len(speeds) if speeds else None
+
+    @property
+    def epoch_seconds(self) -> float | None:
+        """Mean wall seconds of an epoch, evaluation included."""
+        seconds = [r["seconds"] for r in self.rows if isinstance(r.get("seconds"), (int, float))]
+        return sum(seconds) / len(seconds) if seconds else None
+
+    @property
+    def train_images(self) -> int | None:
+        try:
+            return int(self.record["dataset"]["train"])
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    @property
+    def top1(self) -> float | None:
+        """The finished run's top-1 in % (test split; validation where there is no test figure)."""
+        final = (self.result or {}).get("final") or {}
+        acc = final.get("test_acc") if final.get("test_acc") is not None else final.get("val_acc")
+        return 100 * acc if isinstance(acc, (int, float)) else None
+
+    @property
+    def last_checkpoint(self) -> float | None:
+        """When the last checkpoint was written (a Unix time), or None."""
+        try:
+            return (self.path / CHECKPOINT_DIR / STATE_JSON).stat().st_mtime
+        except OSError:
+            return None
+
+    @property
+    def last_activity(self) -> float | None:
+        """When the run last wrote its metrics or config: the current epoch started after it."""
+        times = []
+        for name in ("metrics.jsonl", CONFIG_FILE):
+            try:
+                times.append((self.path / name).stat().st_mtime)
+            except OSError:
+                pass
+        return max(times, default=None)
+
+    @property
+    def trainer(self) -> dict[str, Any] | None:
+        """The live `zoo train` process holding this folder ({"pid", "host"}), or None."""
+        return owner(self.path / LOCK_FILE)

@@ -1,0 +1,163 @@
+"""`zoo campaign status`: every step's state, progress and time left, read from the run folders.
+
+Estimates rest on speeds measured in this campaign only (the img/s in a run's metrics.jsonl): a
+waiting step's duration comes from an earlier run of the same model, else it is unknown, because
+the `zoo bench` figures of the README measure another setting (batch 64, fp32) and would mislead.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .._builder import model_info
+from ..train.recipes import default_recipe_name, get_recipe
+from .lock import owner
+from .plan import Plan, Step
+from .runner import missing_feature
+from .runs import CampaignDir, RunFolder, campaign_dir
+
+TRAIN_IMAGES = {"cifar10": 50_000, "mnist": 60_000}  # full training splits, before any validation split
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    """One step: state is done, running, stopped (started, no process), failed, waiting or blocked."""
+
+    name: str
+    model: str
+    state: str
+    epoch: int | None = None
+    epochs: int | None = None
+    top1: float | None = None
+    img_per_s: float | None = None
+    last_checkpoint: float | None = None  # Unix time
+    seconds_left: float | None = None  # running/stopped: to finish; waiting: the whole run
+    note: str = ""  # why it failed or is blocked, who trains it, where an estimate came from
+    published: bool = False
+    log: str = ""
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    """The campaign dir, the live campaign process (pid, log) if any, and every step."""
+
+    dir: str
+    process: dict[str, Any] | None
+    log: str
+    steps: list[StepStatus]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "steps": [asdict(s) for s in self.steps]}
+
+
+def published_tags(manifest: Path) -> set[str]:
+    """``MODEL.TAG`` of every entry of a weights manifest file (empty when there is none)."""
+    try:
+        models = json.loads(manifest.read_text()).get("models", {})
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {f"{model}.{tag}" for model, tags in models.items() for tag in tags}
+
+
+def status(plan: Plan, *, manifest: Path | None = None) -> CampaignStatus:
+    """The state of every step of `plan` in the campaign dir; `manifest` tells what is published
+    (default: the plan folder's weights_manifest.json)."""
+    folder = CampaignDir(campaign_dir())
+    published = published_tags(manifest or plan.root / "weights_manifest.json")
+    runs = {step.name: RunFolder(folder.run(step.name)) for step in plan.steps}
+    speeds = _speeds(plan, runs)
+    steps = [
+        _step_status(plan, step, folder, runs[step.name], speeds.get(step.model), published)
+        for step in plan.steps
+    ]
+    return CampaignStatus(str(folder.root), owner(folder.lock), str(folder.log), steps)
+
+
+def _speeds(plan: Plan, runs: dict[str, RunFolder]) -> dict[str, float]:
+    """img/s per model, from the runs of this campaign that measured one."""
+    measured: dict[str, list[float]] = {}
+    for step in plan.steps:
+        speed = runs[step.name].img_per_s
+        if speed:
+            measured.setdefault(step.model, []).append(speed)
+    return {model: sum(s) / len(s) for model, s in measured.items()}
+
+
+def _step_status(
+    plan: Plan, step: Step, folder: CampaignDir, run: RunFolder, speed: float | None, published: set[str]
+) -> StepStatus:
+    common = dict(name=step.name, model=step.model, log=str(folder.step_log(step.name)))
+    common["published"] = f"{step.model}.{step.tag}" in published
+    if run.finished:
+        return StepStatus(state="done", epoch=run.epoch, epochs=run.epochs, top1=run.top1, **common)
+    if not run.started:
+        epochs, failure, missing = _planned_epochs(step), folder.failure(step.name), missing_feature(step)
+        if missing:
+            return StepStatus(state="blocked", epochs=epochs, note=missing, **common)
+        if failure:
+            return StepStatus(state="failed", epochs=epochs, note=failure, **common)
+        estimate, note = _estimate(step, speed)
+        return StepStatus(state="waiting", epochs=epochs, seconds_left=estimate, note=note, **common)
+    trainer, failure = run.trainer, folder.failure(step.name)
+    state = "running" if trainer else "failed" if failure else "stopped"
+    note = f"trained by pid {trainer['pid']}" if trainer else failure or "`zoo campaign run` resumes it"
+    left = _time_left(run, speed, running=bool(trainer))
+    return StepStatus(
+        state=state, epoch=run.epoch, epochs=run.epochs, img_per_s=run.img_per_s or None,
+        last_checkpoint=run.last_checkpoint, seconds_left=left, note=note, **common,
+    )  # fmt: skip
+
+
+def _planned_epochs(step: Step) -> int | None:
+    if "time_budget" in step.options:
+        return None  # set by the budget when the run starts
+    if "epochs" in step.options:
+        return int(step.options["epochs"])
+    return get_recipe(step.recipe or default_recipe_name(step.model)).epochs
+
+
+def _epoch_images(step: Step) -> int:
+    if step.options.get("limit_train"):
+        return int(step.options["limit_train"])
+    return TRAIN_IMAGES.get(model_info(step.model).dataset, 50_000)
+
+
+def _estimate(step: Step, speed: float | None) -> tuple[float | None, str]:
+    """A waiting step's duration, and where the figure comes from."""
+    if "time_budget" in step.options:
+        from ..train.budget import parse_duration
+
+        return parse_duration(step.options["time_budget"]), "its time budget"
+    epochs = _planned_epochs(step)
+    if not speed or not epochs:
+        return None, "speed not measured yet"
+    return epochs * _epoch_images(step) / speed, f"estimate at {speed:.0f} img/s"
+
+
+def _time_left(run: RunFolder, speed: float | None, *, running: bool) -> float | None:
+    """Seconds until a started run finishes: its epochs left at its own pace (else the model's)."""
+    if not run.epochs:
+        return None
+    per_epoch = run.epoch_seconds
+    if per_epoch is None and (run.img_per_s or speed) and run.train_images:
+        per_epoch = run.train_images / (run.img_per_s or speed)
+    if per_epoch is None:
+        return None
+    left = (run.epochs - run.epoch) * per_epoch
+    if running and run.last_activity:  # the current epoch began when the last one was written
+        left -= min(time.time() - run.last_activity, per_epoch)
+    return max(left, 0.0)
+
+
+def duration(seconds: float | None) -> str:
+    """'2h 05m', '14m', '40s' or 'unknown'."""
+    if seconds is None:
+        return "unknown"
+    minutes = round(seconds / 60)
+    if minutes >= 60:
+        return f"{minutes // 60}h {minutes % 60:02d}m"
+    return f"{minutes}m" if minutes else f"{seconds:.0f}s"

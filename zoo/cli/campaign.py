@@ -1,0 +1,170 @@
+"""`zoo campaign run | status | publish`: a release campaign over several working sessions."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from ._app import app
+
+campaign_app = typer.Typer(
+    help="Release campaigns: long training runs continued across working sessions (docs/campaign.md).",
+    no_args_is_help=True,
+)
+app.add_typer(campaign_app, name="campaign")
+
+_PLAN = typer.Option(
+    Path("campaign.toml"), "--plan", help="The campaign plan (the repo root's campaign.toml)."
+)
+
+
+def _plan(path: Path):
+    from ..campaign import load_plan
+
+    return load_plan(path)
+
+
+@campaign_app.command("run")
+def run_command(
+    plan: Path = _PLAN,
+    foreground: bool = typer.Option(
+        False, "--foreground", help="Run in this process (default: a detached background process)."
+    ),
+    lock_fd: int = typer.Option(None, "--lock-fd", hidden=True, help="The lock a parent `run` passed down."),
+) -> None:
+    """Start (or continue) the first unfinished step, then the next, until every step is done."""
+    from ..campaign import CampaignStopped, run_foreground, start
+
+    loaded = _plan(plan)
+    if lock_fd is not None:  # the background process: campaign.log, its stdout, has every line already
+        try:
+            run_foreground(loaded, lock_fd=lock_fd)
+        except CampaignStopped:
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:  # SIGTERM as a session ends (no terminal sends Ctrl-C here)
+            raise typer.Exit(128 + 15) from None
+        return
+    if foreground:
+        finished = run_foreground(loaded)
+        typer.echo(f"{len(finished)} of {len(loaded.steps)} steps done; publish with `zoo campaign publish`")
+        return
+    started = start(loaded)
+    if started is None:
+        typer.echo("nothing to run: every step is finished or blocked (`zoo campaign status` says which)")
+        return
+    typer.echo(f"campaign running in the background (pid {started.pid}, nice {loaded.nice})")
+    typer.echo(f"  step {started.step.name} ({started.step.model}): {started.how}")
+    typer.echo(f"  step log:     {started.step_log}")
+    typer.echo(f"  campaign log: {started.log}")
+    typer.echo("watch it with `zoo campaign status`")
+
+
+def _clock(when: float | None) -> str:
+    if when is None:
+        return "-"
+    fmt = "%H:%M" if time.strftime("%F", time.localtime(when)) == time.strftime("%F") else "%m-%d %H:%M"
+    return time.strftime(fmt, time.localtime(when))
+
+
+def _time_left(step) -> str:
+    from ..campaign.status import duration
+
+    if step.state == "done":
+        return "-"
+    if step.state == "waiting":
+        return f"~{duration(step.seconds_left)}" if step.seconds_left is not None else "unknown"
+    if step.seconds_left is None:
+        return "unknown"
+    finish = f" (~{_clock(time.time() + step.seconds_left)})" if step.state == "running" else ""
+    return duration(step.seconds_left) + finish
+
+
+@campaign_app.command("status")
+def status_command(
+    plan: Path = _PLAN,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    manifest: Path = typer.Option(None, "--manifest", help="What is published (default: the checkout's)."),
+) -> None:
+    """Every step: done (top-1), running (epoch, speed, time left), stopped, failed, waiting (estimate)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..campaign import status
+
+    report = status(_plan(plan), manifest=manifest)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    # A light frame and the notes below it: a dozen steps fit an 80-column terminal.
+    table = Table(title=f"campaign in {report.dir}", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("step", "state", "epoch", "top-1", "img/s", "saved", "left"):
+        table.add_column(column, justify="right" if column in ("epoch", "top-1", "img/s") else "left")
+    for s in report.steps:
+        table.add_row(
+            s.name,
+            s.state,
+            f"{s.epoch if s.epoch is not None else '-'}/{s.epochs or '?'}",
+            f"{s.top1:.2f} %" if s.top1 is not None else "-",
+            f"{s.img_per_s:.0f}" if s.img_per_s else "-",
+            _clock(s.last_checkpoint),
+            _time_left(s),
+        )
+    console = Console()
+    console.print(table)
+    for s in report.steps:
+        note = "published" if s.published else s.note if s.state != "waiting" else ""
+        if note:
+            console.print(f"{s.name}: {note}", highlight=False, soft_wrap=True)
+    process = report.process
+    if process:
+        console.print(
+            f"campaign process: running (pid {process['pid']}, log {process.get('log', report.log)})"
+        )
+    else:
+        console.print(
+            f"campaign process: none (`zoo campaign run` starts one; log {report.log})", soft_wrap=True
+        )
+
+
+@campaign_app.command("publish")
+def publish_command(
+    steps: list[str] = typer.Argument(
+        None, help="Steps to publish (default: every finished, unpublished one)."
+    ),
+    plan: Path = _PLAN,
+    releases: Path = typer.Option(None, "--releases", help="Folder of release folders (default: releases/)."),
+    manifest: Path = typer.Option(
+        None, "--manifest", help="Weights manifest to add to (default: the checkout's)."
+    ),
+    readme: Path = typer.Option(
+        None, "--readme", help="README whose model table to update (default: the checkout's)."
+    ),
+) -> None:
+    """Export finished runs (scripts/export_release.py) into releases/, the manifest and the README table."""
+    from ..campaign import PUSH_LIMIT_BYTES, publish
+
+    def report(p) -> None:
+        size = f"{p.bytes / 1e6:.1f} MB"
+        typer.echo(
+            f"published {p.name} (step {p.step}): top-1 {p.top1:.2f} %, {p.dtype}, {size} in {p.folder}"
+        )
+
+    done = publish(
+        _plan(plan), steps or (), releases=releases, manifest=manifest, readme=readme, on_published=report
+    )
+    if not done:
+        typer.echo(
+            "nothing to publish: no finished step is missing from the manifest (`zoo campaign status`)"
+        )
+        return
+    total = sum(p.bytes for p in done)
+    typer.echo(f"{len(done)} releases, {total / 1e6:.1f} MB of new weight files; README table updated")
+    if total > PUSH_LIMIT_BYTES:
+        typer.echo(
+            f"over the {PUSH_LIMIT_BYTES / 1e6:.0f} MB one push may carry: commit and push the release "
+            "folders in several pushes (docs/campaign.md)"
+        )
