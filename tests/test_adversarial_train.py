@@ -259,13 +259,25 @@ def test_ctrl_c_says_what_was_saved_and_how_to_resume(tiny_cifar, tmp_path, cli,
     code, _, err = cli("train", "lenet5", "--epochs", "2", *TINY, "--data-dir", tiny_cifar, "--out", out)
     assert code == 130
     assert one_error(err) == (
-        f"zoo: error: interrupted: {out}/checkpoint holds epoch 1; continue with "
-        f"`zoo train lenet5 --out {out} --resume`"
+        f"zoo: error: interrupted: {out}/checkpoint holds epoch 1, step 2 (the end of the epoch); "
+        f"`zoo train lenet5 --out {out} --resume` continues at epoch 2, step 3"
     )
     monkeypatch.undo()
     code, _, err = cli("train", "lenet5", "--out", out, "--resume")
     assert code == 0, err
     assert json.loads((out / "checkpoint" / "training_state.json").read_text())["epoch"] == 2
+
+
+def test_ctrl_c_mid_epoch_says_where_the_resume_continues(tiny_cifar, tmp_path, cli, monkeypatch):
+    out = tmp_path / "run"
+    _interrupt_at(monkeypatch, step=4)  # the second step of epoch 2; a checkpoint after every step
+    args = ["--epochs", "2", *TINY, "--checkpoint-every", "1", "--data-dir", tiny_cifar, "--out", out]
+    code, _, err = cli("train", "lenet5", *args)
+    assert code == 130
+    assert one_error(err) == (
+        f"zoo: error: interrupted: {out}/checkpoint holds epoch 2, step 3 (batch 1 of 2); "
+        f"`zoo train lenet5 --out {out} --resume` continues at epoch 2, step 4 (batch 2 of 2)"
+    )
 
 
 def test_ctrl_c_in_the_first_epoch_says_nothing_was_checkpointed(tiny_cifar, tmp_path, cli, monkeypatch):
@@ -274,7 +286,7 @@ def test_ctrl_c_in_the_first_epoch_says_nothing_was_checkpointed(tiny_cifar, tmp
     code, _, err = cli("train", "lenet5", "--epochs", "2", *TINY, "--data-dir", tiny_cifar, "--out", out)
     assert code == 130
     assert one_error(err) == (
-        "zoo: error: interrupted: no epoch had finished, so no checkpoint was saved: "
+        "zoo: error: interrupted: no checkpoint was saved yet: "
         f"`zoo train lenet5 --out {out} --resume` starts it over"
     )
 

@@ -65,6 +65,12 @@ def train_command(
         "--time-budget",
         help="Wall-clock budget (90s, 45m, 1.5h): the first steps are timed and the epochs set to fit it.",
     ),
+    checkpoint_every: str = typer.Option(
+        None,
+        "--checkpoint-every",
+        metavar="STEPS|DURATION",
+        help="Also checkpoint inside epochs: every N steps (500) or every duration (90s, 10m, 1.5h).",
+    ),
     eval_every: int = typer.Option(
         None, "--eval-every", help="Evaluate every K epochs (and after the last)."
     ),
@@ -112,6 +118,7 @@ def train_command(
         precision=precision,
         channels_last=channels_last,
         time_budget=_seconds(time_budget),
+        checkpoint_every=_interval(checkpoint_every),
         eval_every=eval_every,
         limit_test=limit_test,
         compile=use_compile,
@@ -140,7 +147,7 @@ def train_command(
 
 
 def _seconds(duration: str | None) -> float | None:
-    from ..train.budget import DurationError, parse_duration
+    from ..train.options import DurationError, parse_duration
 
     if duration is None:
         return None
@@ -148,6 +155,17 @@ def _seconds(duration: str | None) -> float | None:
         return parse_duration(duration)
     except DurationError as error:
         raise CliUsageError(f"--time-budget: {error}") from None
+
+
+def _interval(text: str | None):
+    from ..train.options import CheckpointEvery, DurationError
+
+    if text is None:
+        return None
+    try:
+        return CheckpointEvery.parse(text)
+    except DurationError as error:
+        raise CliUsageError(f"--checkpoint-every: {error}") from None
 
 
 def _rank() -> int:

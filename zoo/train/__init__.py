@@ -16,10 +16,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .budget import parse_duration
     from .config import TrainConfig, TrainConfigError
     from .engine import train
     from .loop import DivergedError, NonFiniteLossError, TrainingFailedError
+    from .options import parse_duration
     from .recipes import Recipe, RecipeError, get_recipe, list_recipes
     from .record import TrainResult
     from .state import OutputDirError
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "DivergedError": "loop",
     "TrainingFailedError": "loop",
-    "parse_duration": "budget",
+    "parse_duration": "options",
     "NonFiniteLossError": "loop",
     "OutputDirError": "state",
     "Recipe": "recipes",

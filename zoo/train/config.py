@@ -10,6 +10,7 @@ from typing import Any
 
 from .._errors import ZooError
 from .choices import LOSSES, MOMENTUM_FREE_OPTIMIZERS, OPTIMIZERS, PRECISIONS, SCHEDULERS
+from .options import CheckpointEvery, DurationError
 from .recipes import HYPER_PARAMETERS, Recipe, RecipeError, default_recipe_name, get_recipe
 
 
@@ -29,6 +30,7 @@ RUNTIME_FIELDS = (
     "limit_test",
     "time_budget",
     "download",
+    "checkpoint_every",
 )
 
 
@@ -52,10 +54,13 @@ class TrainConfig:
     time_budget: float | None = None  # seconds for training + evaluation: sets the epoch count
     init_from: str | None = None  # "MODEL.TAG": start from these published weights (fine-tuning)
     model_kwargs: dict[str, Any] | None = None  # more builder options (a study's stem, init, ...)
+    checkpoint_every: CheckpointEvery | None = None  # also checkpoint inside epochs (steps or seconds)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["recipe"] = self.recipe.to_dict()
+        if self.checkpoint_every is not None:
+            data["checkpoint_every"] = str(self.checkpoint_every)
         return data
 
     @classmethod
@@ -63,6 +68,8 @@ class TrainConfig:
         data = dict(data)
         if "amp" in data:  # configs written before --precision: amp meant bf16 (fp16 on older GPUs)
             data["precision"] = "auto" if data.pop("amp") else "fp32"
+        if data.get("checkpoint_every") is not None:
+            data["checkpoint_every"] = CheckpointEvery.parse(data["checkpoint_every"])
         return cls(**{**data, "recipe": Recipe(**data["recipe"])})
 
     def model_options(self) -> dict[str, Any]:
@@ -90,6 +97,11 @@ def _apply(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
     recipe_part, config_part = _split_overrides(overrides)
     if "data_dir" in config_part:
         config_part["data_dir"] = str(config_part["data_dir"])
+    if "checkpoint_every" in config_part:
+        try:
+            config_part["checkpoint_every"] = CheckpointEvery.parse(config_part["checkpoint_every"])
+        except DurationError as error:
+            raise TrainConfigError(f"checkpoint_every: {error}") from None
     recipe = dataclasses.replace(config.recipe, **recipe_part)
     return dataclasses.replace(config, recipe=recipe, **config_part)
 

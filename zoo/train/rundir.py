@@ -103,16 +103,41 @@ def _remove_empty(folders: list[Path]) -> None:
             folder.rmdir()
 
 
+def checkpoint_position(out: Path) -> tuple[str, str] | None:
+    """(what OUT/checkpoint holds, where a resume continues), e.g. ``("epoch 2, step 12 (batch 4 of
+    8)", "epoch 2, step 13 (batch 5 of 8)")``; None when there is no complete checkpoint."""
+    try:
+        info = json.loads((out / CHECKPOINT_DIR / STATE_JSON).read_text())
+        epoch, step, partial = info["epoch"], info.get("global_step", 0), info.get("partial_epoch")
+        if partial:
+            done, batches, current = partial["batches_done"], partial["batches"], partial["epoch"]
+            return (
+                f"epoch {current}, step {step} (batch {done} of {batches})",
+                f"epoch {current}, step {step + 1} (batch {done + 1} of {batches})",
+            )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return f"epoch {epoch}, step {step} (the end of the epoch)", f"epoch {epoch + 1}, step {step + 1}"
+
+
+def kept_checkpoint(out: Path) -> str:
+    """What a run that stopped on a bad loss leaves to go on from, and advice."""
+    advice = "a lower --lr (in a new run: another --out) usually helps"
+    position = checkpoint_position(out)
+    if position is None:
+        return f"No checkpoint was written; {advice}"
+    return f"{out / CHECKPOINT_DIR} still holds {position[0]}; {advice}"
+
+
 def _what_was_saved(out: Path, model: str) -> str:
     resume = resume_command(out, model)
     if not (out / CONFIG_FILE).is_file():
         return "nothing was saved yet: run the same command again"
     recover(out)  # what a resume would find
-    try:
-        epoch = json.loads((out / CHECKPOINT_DIR / STATE_JSON).read_text())["epoch"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return f"no epoch had finished, so no checkpoint was saved: {resume} starts it over"
-    return f"{out / CHECKPOINT_DIR} holds epoch {epoch}; continue with {resume}"
+    position = checkpoint_position(out)
+    if position is None:
+        return f"no checkpoint was saved yet: {resume} starts it over"
+    return f"{out / CHECKPOINT_DIR} holds {position[0]}; {resume} continues at {position[1]}"
 
 
 @contextlib.contextmanager

@@ -45,7 +45,9 @@ BEST_DIR = "best"
 STATE_TENSORS = "training_state.safetensors"
 STATE_JSON, BEST_JSON = RECORD_FILES  # each lists the sha256 of the files beside it
 STATE_FORMAT = "zoo.training_state"
-STATE_VERSION = 2  # 2: "files" records each file's sha256 and size
+# 2: "files" records each file's sha256 and size; 3: a mid-epoch position ("partial_epoch"), which
+# an older zoo would not understand (it would restart the epoch from weights trained partly through it).
+STATE_VERSION = 3
 BEST_FORMAT = "zoo.best_model"
 CONFIG_FILE = "config.json"  # the resolved configuration, written first: a run to resume
 LOCK_FILE = ".zoo-train.lock"  # zoo.train.rundir: the run directory's owner
@@ -270,7 +272,7 @@ def load_checkpoint(out: Path) -> tuple[dict[str, torch.Tensor], dict] | None:
     info = from_json_safe(read_json(record, OutputDirError, f"the {STATE_FORMAT} JSON", _RESUME_HINT))
     info = info if isinstance(info, dict) else {}
     version = info.get("version")
-    if info.get("format") != STATE_FORMAT or version not in (1, STATE_VERSION):
+    if info.get("format") != STATE_FORMAT or version not in (1, 2, STATE_VERSION):
         raise OutputDirError(
             f"{record} is not a {STATE_FORMAT} v{STATE_VERSION} file (format {info.get('format')!r}, "
             f"version {version!r}); {_RESUME_HINT}"
