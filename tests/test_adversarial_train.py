@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import flip_byte, one_error, snapshot
+from helpers import flip_byte, interrupt_training_at, one_error, snapshot
 
 pytest.importorskip("torch")
 
@@ -233,29 +233,9 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tiny_cifar, tmp_path, cli, mo
 
 
 # 18. Ctrl-C: one line saying what was saved and how to resume; the resume works.
-def _interrupt_at(monkeypatch, step: int) -> None:
-    import zoo
-
-    real_create = zoo.create
-
-    def create(*args, **kwargs):
-        model, calls = real_create(*args, **kwargs), [0]
-
-        def interrupt(module, inputs):
-            if module.training:
-                calls[0] += 1
-                if calls[0] == step:
-                    raise KeyboardInterrupt
-
-        model.register_forward_pre_hook(interrupt)
-        return model
-
-    monkeypatch.setattr(zoo, "create", create)
-
-
 def test_ctrl_c_says_what_was_saved_and_how_to_resume(tiny_cifar, tmp_path, cli, monkeypatch):
     out = tmp_path / "run"
-    _interrupt_at(monkeypatch, step=3)  # 2 steps an epoch: the first step of epoch 2
+    interrupt_training_at(monkeypatch, step=3)  # 2 steps an epoch: the first step of epoch 2
     code, _, err = cli("train", "lenet5", "--epochs", "2", *TINY, "--data-dir", tiny_cifar, "--out", out)
     assert code == 130
     assert one_error(err) == (
@@ -270,7 +250,7 @@ def test_ctrl_c_says_what_was_saved_and_how_to_resume(tiny_cifar, tmp_path, cli,
 
 def test_ctrl_c_mid_epoch_says_where_the_resume_continues(tiny_cifar, tmp_path, cli, monkeypatch):
     out = tmp_path / "run"
-    _interrupt_at(monkeypatch, step=4)  # the second step of epoch 2; a checkpoint after every step
+    interrupt_training_at(monkeypatch, step=4)  # the second step of epoch 2; a checkpoint after every step
     args = ["--epochs", "2", *TINY, "--checkpoint-every", "1", "--data-dir", tiny_cifar, "--out", out]
     code, _, err = cli("train", "lenet5", *args)
     assert code == 130
@@ -282,7 +262,7 @@ def test_ctrl_c_mid_epoch_says_where_the_resume_continues(tiny_cifar, tmp_path, 
 
 def test_ctrl_c_in_the_first_epoch_says_nothing_was_checkpointed(tiny_cifar, tmp_path, cli, monkeypatch):
     out = tmp_path / "run"
-    _interrupt_at(monkeypatch, step=1)
+    interrupt_training_at(monkeypatch, step=1)
     code, _, err = cli("train", "lenet5", "--epochs", "2", *TINY, "--data-dir", tiny_cifar, "--out", out)
     assert code == 130
     assert one_error(err) == (

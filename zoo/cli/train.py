@@ -84,8 +84,9 @@ def train_command(
     init_from: str = typer.Option(
         None,
         "--init-from",
-        metavar="MODEL[.TAG]",
-        help="Fine-tune from published weights (default tag if none; a new classifier if classes differ).",
+        metavar="MODEL[.TAG]|PATH",
+        help="Start from published weights (default tag if none; a new classifier if classes differ) or "
+        "from a zoo model file / a folder holding model.safetensors (e.g. `zoo grow ... --out`).",
     ),
 ) -> None:
     """Train MODEL: recipe defaults, overridden by the options given; a checkpoint every epoch.

@@ -10,6 +10,7 @@ from typing import Any
 
 from .._errors import ZooError
 from .choices import LOSSES, MOMENTUM_FREE_OPTIMIZERS, OPTIMIZERS, PRECISIONS, SCHEDULERS
+from .init_from import resolve_init
 from .options import CheckpointEvery, DurationError
 from .recipes import HYPER_PARAMETERS, Recipe, RecipeError, default_recipe_name, get_recipe
 
@@ -52,7 +53,7 @@ class TrainConfig:
     eval_every: int = 1  # evaluate every K epochs (and always after the last)
     limit_test: int | None = None  # evaluate on a seeded N-image subset of the test split
     time_budget: float | None = None  # seconds for training + evaluation: sets the epoch count
-    init_from: str | None = None  # "MODEL.TAG": start from these published weights (fine-tuning)
+    init_from: str | None = None  # "MODEL.TAG" (published weights) or a model file's path: start from it
     model_kwargs: dict[str, Any] | None = None  # more builder options (a study's stem, init, ...)
     checkpoint_every: CheckpointEvery | None = None  # also checkpoint inside epochs (steps or seconds)
 
@@ -179,25 +180,10 @@ def resolve_config(
     if config.act is not None:
         _check_act(spec, config.act)
     if config.init_from is not None:
-        config = dataclasses.replace(config, init_from=_resolve_init(spec, config.init_from))
+        init_from, options = resolve_init(spec, config.init_from, config.model_options())
+        kwargs = options if options != config.model_options() else config.model_kwargs
+        config = dataclasses.replace(config, init_from=init_from, model_kwargs=kwargs)
     return config
-
-
-def _resolve_init(spec: Any, name: str) -> str:
-    """``--init-from MODEL[.TAG]`` as ``"MODEL.TAG"`` (default tag if none), checked before any loading."""
-    from zoo._builder import resolve_weights_tag
-    from zoo._registry import split_name
-
-    base = split_name(name)[0]
-    if base != spec.name:
-        raise TrainConfigError(
-            f"--init-from {name!r}: weights of {base!r} do not fit {spec.name!r}; give {spec.name}[.TAG] "
-            f"(`zoo info {spec.name}` lists its weights)"
-        )
-    try:
-        return f"{base}.{resolve_weights_tag(name, True)}"
-    except ZooError as error:
-        raise TrainConfigError(f"--init-from {name!r}: {error}") from None
 
 
 def _takes_act(builder: Any) -> bool:
@@ -234,6 +220,14 @@ def resolve_resume(
     recipe_name = recipe.name if isinstance(recipe, Recipe) else recipe
     if recipe_name is not None and recipe_name != config.recipe.name:
         raise TrainConfigError(f"--resume: this run uses recipe {config.recipe.name!r}, not {recipe_name!r}")
+    if overrides.get("init_from") is not None:  # compared as the saved run recorded it
+        import zoo
+
+        spec = zoo.model_info(config.model)
+        overrides = {
+            **overrides,
+            "init_from": resolve_init(spec, overrides["init_from"], config.model_options())[0],
+        }
     resumed = _apply(config, {**overrides, "data_dir": data_dir})
     old, new = config.to_dict(), resumed.to_dict()
     old.update(old.pop("recipe")), new.update(new.pop("recipe"))

@@ -82,6 +82,7 @@ def config_record(run: TrainingRun) -> dict[str, Any]:
         "precision": run.precision.name,
         "channels_last": run.config.channels_last,
         "time_budget_fit": run.budget.to_dict() if run.budget is not None else None,
+        "grown_from": run.grown_from,  # the --init-from file's, for a release made from this run
         "world_size": run.ctx.world_size,
         "steps_per_epoch": len(d.train),
         "versions": {"zoo": zoo.__version__, "torch": torch.__version__},

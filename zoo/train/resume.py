@@ -12,6 +12,7 @@ import torch
 
 from zoo.checkpoint import MODEL_FILE, load_state, read_metadata
 
+from .init_from import GROWN_FROM
 from .loop import EpochStats, EpochTally
 from .state import (
     CHECKPOINT_DIR,
@@ -20,7 +21,6 @@ from .state import (
     load_checkpoint,
     load_optimizer_state,
     optimizer_state,
-    recover,
     restore_rng,
     save_best,
     save_checkpoint,
@@ -106,9 +106,6 @@ def restore_checkpoint(run: TrainingRun) -> RunState:
     """Load OUT/checkpoint into `run`'s model, optimizer, schedule, ...; the state it records (a fresh
     one when nothing was saved yet)."""
     ctx, out = run.ctx, run.out
-    if ctx.is_main:
-        recover(out)
-    ctx.barrier()
     loaded = load_checkpoint(out)
     if loaded is None:
         if ctx.is_main:
@@ -123,6 +120,7 @@ def restore_checkpoint(run: TrainingRun) -> RunState:
         trained_on = metadata.get("zoo.dataset")
         logger.warning("resuming on %s, but the checkpoint was trained on %s", run.data.identity, trained_on)
     run.model.load_state_dict(load_state(model_file))
+    run.grown_from = metadata.get(GROWN_FROM)
     load_optimizer_state(run.optimizer, tensors, info["optimizer"])
     run.schedule.load_state_dict(info["scheduler"])
     if info.get("divergence_guard"):

@@ -20,6 +20,7 @@ from zoo.checkpoint import MODEL_FILE, load_state, save_model
 from .budget import BudgetFit, fit_run_to_budget
 from .config import TrainConfig, TrainConfigError
 from .distributed import DistContext
+from .init_from import init_model
 from .loaders import RunData, build_data
 from .loop import (
     DivergenceGuard,
@@ -37,7 +38,7 @@ from .report import EpochProgress, MetricsLog, plot_history, summary_line
 from .resume import RunState, restore_checkpoint, save_best_model, save_run_checkpoint
 from .rundir import kept_checkpoint
 from .runtime import choose_channels_last, choose_precision
-from .state import BEST_DIR, CHECKPOINT_DIR, CONFIG_FILE, write_json_atomic
+from .state import BEST_DIR, CHECKPOINT_DIR, CONFIG_FILE, STATE_JSON, recover, write_json_atomic
 
 logger = logging.getLogger("zoo")
 
@@ -75,6 +76,8 @@ class TrainingRun:
         self.budget: BudgetFit | None = None
         self.guard = DivergenceGuard()
         self.on_step = on_step
+        self.grown_from: str | None = None  # the --init-from file's zoo.grown_from, kept in model files
+        self.from_checkpoint = False  # resuming from a checkpoint (whose weights replace --init-from's)
         self.model: torch.nn.Module
         self.data: RunData
 
@@ -83,6 +86,11 @@ class TrainingRun:
         # Built before seeding: importing rich draws from Python's `random`, which would make the saved
         # RNG states depend on what this process had imported before.
         progress = EpochProgress(ctx.is_main)
+        if self.resume:
+            if ctx.is_main:
+                recover(self.out)  # what a kill mid-write left: the newest complete checkpoint
+            ctx.barrier()
+        self.from_checkpoint = self.resume and (self.out / CHECKPOINT_DIR / STATE_JSON).is_file()
         self._build()
         recipe = self.recipe  # the budget, if any, has set its epochs now
         state = restore_checkpoint(self) if self.resume else RunState()
@@ -117,11 +125,10 @@ class TrainingRun:
         config, recipe, ctx = self.config, self.recipe, self.ctx
         _seed_everything(config.seed)
         try:
-            # With --init-from "MODEL.TAG", create loads those weights (a new classifier if the sizes differ).
-            model = zoo.create(
-                config.init_from or config.model, num_classes=self.spec.num_classes, **config.model_options()
-            )
+            model, self.grown_from = init_model(config, self.spec, load=not self.from_checkpoint)
         except ValueError as error:  # the builder refusing an option value, e.g. an unknown --act
+            if isinstance(error, TrainConfigError):
+                raise
             raise TrainConfigError(
                 f"cannot build {config.model} with {config.model_options()}: {error}"
             ) from None
@@ -218,6 +225,7 @@ class TrainingRun:
                 "std": list(self.data.normalisation[1]),
                 "device": device_description(self.device)
                 + (f" x {self.ctx.world_size} processes" if self.ctx.enabled else ""),
+                **({"grown_from": self.grown_from} if self.grown_from is not None else {}),
                 **extra,
             },
         )
