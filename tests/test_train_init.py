@@ -68,13 +68,13 @@ def test_a_model_file_of_another_model_is_refused_naming_both(tmp_path, cli):
 def test_a_model_files_options_are_the_runs_unless_they_clash(tmp_path):
     import zoo
     from zoo.checkpoint import save_model
-    from zoo.train import TrainConfigError
+    from zoo.train import TrainConfigError, TrainOptions
     from zoo.train.config import resolve_config
 
     file = save_model(zoo.create("mlp5", act="gelu"), tmp_path / "m", name="mlp5", options={"act": "gelu"})
-    config = resolve_config("mlp5", None, None, {"init_from": str(file)})
+    config = resolve_config("mlp5", None, TrainOptions(init_from=file))
     assert config.model_options() == {"act": "gelu"} and config.init_from == str(file.resolve())
     with pytest.raises(TrainConfigError, match=r"act \(the file's 'gelu', this run's 'tanh'\)"):
-        resolve_config("mlp5", None, None, {"init_from": str(file), "act": "tanh"})
+        resolve_config("mlp5", None, TrainOptions(init_from=file, act="tanh"))
     with pytest.raises(TrainConfigError, match=rf"--init-from {tmp_path}/none: no model file at"):
-        resolve_config("mlp5", None, None, {"init_from": str(tmp_path / "none")})
+        resolve_config("mlp5", None, TrainOptions(init_from=tmp_path / "none"))

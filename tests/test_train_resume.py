@@ -168,7 +168,7 @@ def test_bad_checkpoint_intervals_say_how_to_write_one(value, tmp_path, cli):
     code, _, err = cli("train", "lenet5", "--checkpoint-every", value, "--out", tmp_path / "run")
     assert code == 2
     [line] = error_lines(err)
-    assert line.startswith(f"zoo: error: --checkpoint-every: checkpoint interval {value!r} ")
+    assert line.startswith(f"zoo: error: checkpoint interval {value!r} ")
     assert "(500) or a duration with its unit (90s, 10m, 1.5h)" in line or "under 100 days" in line
     assert not (tmp_path / "run").exists()
 

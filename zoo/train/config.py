@@ -1,4 +1,5 @@
-"""The resolved configuration of a training run: recipe defaults < explicit options, checked early."""
+"""The resolved configuration of a training run: recipe defaults < `TrainOptions`, checked once,
+before anything loads."""
 
 from __future__ import annotations
 
@@ -8,16 +9,12 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .._errors import ZooError
 from .choices import LOSSES, MOMENTUM_FREE_OPTIMIZERS, OPTIMIZERS, PRECISIONS, SCHEDULERS
 from .init_from import resolve_init
-from .options import CheckpointEvery, DurationError
+from .options import CheckpointEvery, DurationError, TrainConfigError, TrainOptions, parse_duration
 from .recipes import HYPER_PARAMETERS, Recipe, RecipeError, default_recipe_name, get_recipe
 
-
-class TrainConfigError(ZooError, ValueError):
-    """A training option with a value that cannot be used; the message names it."""
-
+__all__ = ["TrainConfig", "TrainConfigError", "resolve_config", "resolve_resume", "validate"]
 
 # Settings that change how a run executes but not what it computes (up to float rounding);
 # a resumed run may change them, every other field must match the saved run.
@@ -79,30 +76,26 @@ class TrainConfig:
 
 
 CONFIG_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("model", "recipe"))
-OPTION_NAMES = tuple(sorted(HYPER_PARAMETERS + CONFIG_FIELDS))
+
+# How a given option becomes its TrainConfig field (the rest are taken as given).
+_PARSERS = {
+    "data_dir": str,
+    "init_from": str,
+    "model_kwargs": dict,
+    "time_budget": parse_duration,
+    "checkpoint_every": CheckpointEvery.parse,
+}
 
 
-def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    given = {k: v for k, v in overrides.items() if v is not None}
-    unknown = sorted(set(given) - set(OPTION_NAMES))
-    if unknown:
-        raise TrainConfigError(
-            f"unknown training option(s) {', '.join(unknown)}; options: {', '.join(OPTION_NAMES)}"
-        )
+def _apply(config: TrainConfig, options: TrainOptions) -> TrainConfig:
+    """`config` with the options given replacing its fields (and its recipe's)."""
+    given = options.given()
     recipe_part = {k: v for k, v in given.items() if k in HYPER_PARAMETERS}
-    config_part = {k: v for k, v in given.items() if k in CONFIG_FIELDS}
-    return recipe_part, config_part
-
-
-def _apply(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
-    recipe_part, config_part = _split_overrides(overrides)
-    if "data_dir" in config_part:
-        config_part["data_dir"] = str(config_part["data_dir"])
-    if "checkpoint_every" in config_part:
-        try:
-            config_part["checkpoint_every"] = CheckpointEvery.parse(config_part["checkpoint_every"])
-        except DurationError as error:
-            raise TrainConfigError(f"checkpoint_every: {error}") from None
+    config_part = {k: v for k, v in given.items() if k not in HYPER_PARAMETERS}
+    try:
+        config_part.update({k: _PARSERS[k](v) for k, v in config_part.items() if k in _PARSERS})
+    except DurationError as error:
+        raise TrainConfigError(str(error)) from None
     recipe = dataclasses.replace(config.recipe, **recipe_part)
     return dataclasses.replace(config, recipe=recipe, **config_part)
 
@@ -159,10 +152,8 @@ def validate(config: TrainConfig, explicit: set[str] = frozenset()) -> None:
         )
 
 
-def resolve_config(
-    model: str, recipe: str | Recipe | None, data_dir: Any, overrides: dict[str, Any]
-) -> TrainConfig:
-    """The config of a new run: the named (or the model's default) recipe, then the overrides."""
+def resolve_config(model: str, recipe: str | Recipe | None, options: TrainOptions) -> TrainConfig:
+    """The config of a new run: the named (or the model's default) recipe, then `options`."""
     import zoo
 
     spec = zoo.model_info(model)
@@ -175,13 +166,14 @@ def resolve_config(
         base = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_name(spec.name))
     except RecipeError as error:
         raise TrainConfigError(str(error)) from None
-    config = _apply(TrainConfig(model=spec.name, recipe=base), {**overrides, "data_dir": data_dir})
-    validate(config, {k for k, v in overrides.items() if v is not None})
+    options.check_types()
+    config = _apply(TrainConfig(model=spec.name, recipe=base), options)
+    validate(config, set(options.given()))
     if config.act is not None:
         _check_act(spec, config.act)
     if config.init_from is not None:
-        init_from, options = resolve_init(spec, config.init_from, config.model_options())
-        kwargs = options if options != config.model_options() else config.model_kwargs
+        init_from, model_options = resolve_init(spec, config.init_from, config.model_options())
+        kwargs = model_options if model_options != config.model_options() else config.model_kwargs
         config = dataclasses.replace(config, init_from=init_from, model_kwargs=kwargs)
     return config
 
@@ -206,7 +198,7 @@ def _check_act(spec: Any, act: str) -> None:
 
 
 def resolve_resume(
-    saved: dict[str, Any], model: str, recipe: str | Recipe | None, data_dir: Any, overrides: dict[str, Any]
+    saved: dict[str, Any], model: str, recipe: str | Recipe | None, options: TrainOptions
 ) -> TrainConfig:
     """The saved run's config; runtime settings may change, anything else given must match it."""
     try:
@@ -220,15 +212,13 @@ def resolve_resume(
     recipe_name = recipe.name if isinstance(recipe, Recipe) else recipe
     if recipe_name is not None and recipe_name != config.recipe.name:
         raise TrainConfigError(f"--resume: this run uses recipe {config.recipe.name!r}, not {recipe_name!r}")
-    if overrides.get("init_from") is not None:  # compared as the saved run recorded it
+    options.check_types()
+    if options.init_from is not None:  # compared as the saved run recorded it
         import zoo
 
-        spec = zoo.model_info(config.model)
-        overrides = {
-            **overrides,
-            "init_from": resolve_init(spec, overrides["init_from"], config.model_options())[0],
-        }
-    resumed = _apply(config, {**overrides, "data_dir": data_dir})
+        given = resolve_init(zoo.model_info(config.model), str(options.init_from), config.model_options())
+        options = dataclasses.replace(options, init_from=given[0])
+    resumed = _apply(config, options)
     old, new = config.to_dict(), resumed.to_dict()
     old.update(old.pop("recipe")), new.update(new.pop("recipe"))
     changed = [k for k in new if k not in RUNTIME_FIELDS and new[k] != old[k]]
