@@ -175,8 +175,7 @@ def test_two_zoo_trains_exclude_each_other(tmp_path, cli, no_data):
 
 
 def test_a_stale_lock_is_taken_over_and_released(tmp_path):
-    from zoo.train.rundir import claim_run_dir
-    from zoo.train.state import LOCK_FILE
+    from zoo.train.rundir import LOCK_FILE, claim_run_dir
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
     out = tmp_path / "run"
@@ -207,28 +206,28 @@ def test_an_unwritable_out_is_refused_before_loading_data(tmp_path, cli, no_data
 
 # 11. A full disk while checkpointing: the previous checkpoint survives, and the message says so.
 def test_a_full_disk_keeps_the_previous_checkpoint(tiny_cifar, tmp_path, cli, monkeypatch):
-    from zoo.checkpoint import load_model
-    from zoo.train import state
+    import zoo.checkpoint
+    from zoo.checkpoint import load_checkpoint, load_model
 
-    real, calls = state.save_file, []
+    real, calls = zoo.checkpoint.save_file, []
 
     def save_file(tensors, path, *args, **kwargs):
-        calls.append(path)
-        if len(calls) == 2:  # the epoch-2 checkpoint
+        calls.append("training_state" in str(path))
+        if sum(calls) == 2:  # the epoch-2 checkpoint's training state
             raise OSError(errno.ENOSPC, "No space left on device", path)
         return real(tensors, path, *args, **kwargs)
 
-    monkeypatch.setattr(state, "save_file", save_file)
+    monkeypatch.setattr(zoo.checkpoint, "save_file", save_file)
     out = tmp_path / "run"
     code, _, err = cli("train", "lenet5", "--epochs", "2", *TINY, "--data-dir", tiny_cifar, "--out", out)
 
     assert code == 1
     assert one_error(err) == (
-        f"zoo: error: could not write {out}/checkpoint (No space left on device); {out}/checkpoint still "
-        f"holds epoch 1, untouched: free space (or fix the cause), then continue with "
-        f"`zoo train lenet5 --out {out} --resume`"
+        f"zoo: error: the disk is full: could not write {out}/checkpoint/training_state.safetensors "
+        f"(No space left on device); {out}/checkpoint still holds epoch 1, step 2 (the end of the epoch), "
+        f"complete: free space, then `zoo train lenet5 --out {out} --resume` continues at epoch 2, step 3"
     )
-    assert state.load_checkpoint(out)[1]["epoch"] == 1 and load_model(out)[1]["zoo.epoch"] == "1"
+    assert load_checkpoint(out)[1]["epoch"] == 1 and load_model(out)[1]["zoo.epoch"] == "1"
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["checkpoint"]
 
 

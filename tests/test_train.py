@@ -282,8 +282,9 @@ def _one_step(recipe, steps_per_epoch: int = 3):
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "adadelta", "adagrad", "adamax"])
 def test_each_optimizer_steps_and_its_state_round_trips(name):
+    from zoo.checkpoint import from_json_safe, to_json_safe
     from zoo.train.optim import build_optimizer
-    from zoo.train.state import from_json_safe, load_optimizer_state, optimizer_state, to_json_safe
+    from zoo.train.state import load_optimizer_state, optimizer_state
 
     recipe = _tiny_recipe(optimizer=name, lr=0.5 if name == "adadelta" else 0.05)
     model, before, optimizer, _, _ = _one_step(recipe)
@@ -301,8 +302,8 @@ def test_each_optimizer_steps_and_its_state_round_trips(name):
 
 @pytest.mark.parametrize("name", ["plateau", "step", "linear", "exponential", "cosine", "cyclic", "onecycle"])
 def test_each_scheduler_steps_and_its_state_round_trips(name):
+    from zoo.checkpoint import from_json_safe, to_json_safe
     from zoo.train.optim import build_optimizer, build_schedule
-    from zoo.train.state import from_json_safe, to_json_safe
 
     recipe = _tiny_recipe(scheduler=name, step_size=1, gamma=0.5, plateau_patience=0, plateau_cooldown=0)
     model, _, optimizer, schedule, _ = _one_step(recipe)

@@ -260,7 +260,7 @@ def _fake_checkpoint(directory: Path, epoch: int, complete: bool = True) -> None
     ],
 )
 def test_recover_keeps_the_newest_complete_checkpoint(tmp_path, layout, expected_epoch):
-    from zoo.train.state import recover
+    from zoo.checkpoint import recover
 
     for name, (epoch, complete) in layout.items():
         _fake_checkpoint(tmp_path / name, epoch, complete)

@@ -64,7 +64,7 @@ def train_command(
     from ..checkpoint import CheckpointError
     from ..data import DatasetError
     from ..train import OutputDirError, TrainConfigError, TrainingFailedError, train
-    from ..train.state import RunWriteError
+    from ..train.rundir import RunWriteError
 
     if _rank() != 0:  # under torchrun, rank 0 speaks for the job
         logging.getLogger("zoo").setLevel(logging.ERROR)

@@ -23,14 +23,14 @@ if TYPE_CHECKING:
     from .options import CheckpointEvery, TrainConfigError, TrainOptions, parse_duration
     from .recipes import Recipe, RecipeError, get_recipe, list_recipes
     from .record import TrainResult
-    from .state import OutputDirError
+    from .rundir import OutputDirError
 
 _EXPORTS = {
     "DivergedError": "loop",
     "TrainingFailedError": "loop",
     "parse_duration": "options",
     "NonFiniteLossError": "loop",
-    "OutputDirError": "state",
+    "OutputDirError": "rundir",
     "Recipe": "recipes",
     "RecipeError": "recipes",
     "TrainConfig": "config",

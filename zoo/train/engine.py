@@ -14,8 +14,7 @@ from .options import TrainOptions
 from .recipes import Recipe
 from .record import TrainResult
 from .run import RESULT_FILE, TrainingRun
-from .rundir import claim_run_dir, interrupt_as_error
-from .state import check_fresh_out, saved_config
+from .rundir import check_fresh_out, claim_run_dir, interrupt_as_error, saved_config, write_failures_as_error
 
 __all__ = ["RESULT_FILE", "train"]
 
@@ -54,8 +53,13 @@ def train(
     options = TrainOptions.build(options, data_dir=data_dir, **overrides)
     out = Path(out)
     ctx = context_from_env()
-    # One run per --out, claimed before anything loads; Ctrl-C says what was saved.
-    with claim_run_dir(out, enabled=ctx.is_main), interrupt_as_error(out, model, enabled=ctx.is_main):
+    # One run per --out, claimed before anything loads; Ctrl-C and a file that cannot be written (a full
+    # disk) say what was saved and how to resume.
+    with (
+        claim_run_dir(out, enabled=ctx.is_main),
+        interrupt_as_error(out, model, enabled=ctx.is_main),
+        write_failures_as_error(out, model),
+    ):
         return _train(model, recipe, out, resume, options, ctx, started, on_step)
 
 

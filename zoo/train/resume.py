@@ -10,21 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from zoo.checkpoint import MODEL_FILE, load_state, read_metadata
-
-from .init_from import GROWN_FROM
-from .loop import EpochStats, EpochTally
-from .state import (
+from zoo.checkpoint import (
     CHECKPOINT_DIR,
-    OutputDirError,
-    capture_rng,
+    MODEL_FILE,
     load_checkpoint,
-    load_optimizer_state,
-    optimizer_state,
-    restore_rng,
+    load_state,
+    read_metadata,
     save_best,
     save_checkpoint,
 )
+
+from .init_from import GROWN_FROM
+from .loop import EpochStats, EpochTally
+from .rundir import OutputDirError
+from .state import capture_rng, load_optimizer_state, optimizer_state, restore_rng
 
 if TYPE_CHECKING:
     from .run import TrainingRun

@@ -15,7 +15,16 @@ import torch
 
 import zoo
 from zoo._device import device_description
-from zoo.checkpoint import MODEL_FILE, load_state, save_model
+from zoo.checkpoint import (
+    BEST_DIR,
+    CHECKPOINT_DIR,
+    MODEL_FILE,
+    STATE_JSON,
+    load_state,
+    recover,
+    save_model,
+    write_json,
+)
 
 from .budget import BudgetFit, fit_run_to_budget
 from .config import TrainConfig, TrainConfigError
@@ -36,9 +45,8 @@ from .optim import build_loss, build_optimizer, build_schedule
 from .record import TrainResult, banner, config_record
 from .report import EpochProgress, MetricsLog, plot_history, summary_line
 from .resume import RunState, restore_checkpoint, save_best_model, save_run_checkpoint
-from .rundir import kept_checkpoint
+from .rundir import CONFIG_FILE, kept_checkpoint
 from .runtime import choose_channels_last, choose_precision
-from .state import BEST_DIR, CHECKPOINT_DIR, CONFIG_FILE, STATE_JSON, recover, write_json_atomic
 
 logger = logging.getLogger("zoo")
 
@@ -99,7 +107,7 @@ class TrainingRun:
         metrics = MetricsLog(self.out)
         if ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(self.out / CONFIG_FILE, self.record)
+            write_json(self.out / CONFIG_FILE, self.record)
             metrics.rewrite(state.history)
             logger.info(banner(self, state))
         every, mid = self.config.checkpoint_every, None
@@ -246,7 +254,7 @@ class TrainingRun:
         result = TrainResult(self.out, model_path, best_path, final, best, history, self.record, epochs_run)
         if self.ctx.is_main and history:
             plot_history(history, self.out)
-            write_json_atomic(
+            write_json(
                 self.out / RESULT_FILE,
                 {
                     "final": final,
