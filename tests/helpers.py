@@ -75,3 +75,24 @@ def lenet5_train_args(
         "train", "lenet5", "--epochs", str(epochs), "--limit-train", str(limit), "--batch-size", str(batch),
         "--data-dir", str(data_dir), "--out", str(out),
     ]  # fmt: skip
+
+
+def interrupt_training_at(monkeypatch, step: int) -> None:
+    """Make every model `zoo.create` builds raise KeyboardInterrupt (Ctrl-C) in training step `step`."""
+    import zoo
+
+    real_create = zoo.create
+
+    def create(*args, **kwargs):
+        model, calls = real_create(*args, **kwargs), [0]
+
+        def interrupt(module, inputs):
+            if module.training:
+                calls[0] += 1
+                if calls[0] == step:
+                    raise KeyboardInterrupt
+
+        model.register_forward_pre_hook(interrupt)
+        return model
+
+    monkeypatch.setattr(zoo, "create", create)

@@ -63,3 +63,23 @@ def test_bad_input_exits_2_with_one_line(cli, args, expected):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0] and lines[0].startswith("zoo: error:")
     assert "Traceback" not in err + out
+
+
+def test_zoo_train_flags_are_the_options_table():
+    # zoo.train.options.COMMAND_LINE is what `zoo campaign` builds command lines from: one table.
+    import typer
+
+    from zoo.cli import app
+    from zoo.train.options import COMMAND_LINE, NEGATABLE, TrainOptions, flag
+
+    command = typer.main.get_command(app).commands["train"]
+    options = {p.name: p for p in command.params if p.param_type_name == "option"}
+    own = {"out", "recipe", "resume", "use_compile"}  # the run's folder and recipe; compile's Python name
+    assert set(options) - own == set(COMMAND_LINE) - {"compile"}
+    for name in COMMAND_LINE:
+        param = options["use_compile" if name == "compile" else name]
+        assert flag(name, 1)[0] in param.opts and name in {
+            f.name for f in TrainOptions.__dataclass_fields__.values()
+        }
+        if name in NEGATABLE:
+            assert flag(name, False) == param.secondary_opts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -65,7 +66,12 @@ def test_plots_say_what_ran_in_the_units_the_cli_prints(tiny_cifar, tmp_path, mo
     from zoo.train import train
 
     figures = {}
-    monkeypatch.setattr(Figure, "savefig", lambda fig, path, **_: figures.setdefault(path.name, fig))
+
+    def savefig(fig, path, **_):  # keep the figure, by the name of the file it is for
+        figures[fig.get_label()] = fig
+        Path(path).write_bytes(b"")
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
     run = train(
         "lenet5", recipe="fast", out=tmp_path / "run", data_dir=tiny_cifar, epochs=2, limit_train=64,
         batch_size=16, device="cpu",

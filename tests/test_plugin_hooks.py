@@ -32,6 +32,7 @@ def _warnings(caplog) -> list[str]:
 
 
 def test_plugin_recipe_is_listed_and_is_its_models_default(tmp_path, monkeypatch, fresh_registry, cli):
+    from zoo.train import TrainOptions
     from zoo.train.config import resolve_config
     from zoo.train.recipes import get_recipe, list_recipes
 
@@ -39,7 +40,7 @@ def test_plugin_recipe_is_listed_and_is_its_models_default(tmp_path, monkeypatch
     assert {"fast", "mlp", "seed200", "toy_recipe"} <= set(list_recipes())
     assert get_recipe("toy_recipe").lr == 0.01 and registry().owner("recipes", "toy_recipe") == "toy"
     assert registry().owner("recipes", "seed200") == "zoo.plugins.recipes"  # built-ins: the same hook
-    assert resolve_config("toynet", None, None, {}).recipe.name == "toy_recipe"
+    assert resolve_config("toynet", None, TrainOptions()).recipe.name == "toy_recipe"
     code, out, _ = cli("recipes", "--json")
     rows = {r["name"]: r for r in json.loads(out)}
     assert code == 0 and rows["toy_recipe"]["plugin"] == "toy" and rows["toy_recipe"]["models"] == ["toynet"]

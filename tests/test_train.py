@@ -152,9 +152,10 @@ def test_default_recipe_by_model_family():
 
 
 def test_options_override_recipe_defaults():
+    from zoo.train import TrainOptions
     from zoo.train.config import resolve_config
 
-    config = resolve_config("lenet5", "fast", None, {"lr": 0.01, "epochs": None, "seed": 3})
+    config = resolve_config("lenet5", "fast", TrainOptions.build(lr=0.01, epochs=None, seed=3))
     assert config.recipe.name == "fast" and config.recipe.lr == 0.01 and config.seed == 3
     assert config.recipe.batch_size == 512 and config.recipe.label_smoothing == 0.2  # untouched defaults
 
@@ -177,6 +178,71 @@ def test_bad_option_values_exit_2_with_one_line(flag, value, named, tmp_path, cl
     assert named in line and value in line
     assert "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def test_train_options_are_one_typed_record_of_every_option():
+    from dataclasses import fields
+
+    from zoo.train import TrainConfigError, TrainOptions
+    from zoo.train.config import CONFIG_FIELDS
+    from zoo.train.recipes import HYPER_PARAMETERS
+
+    assert {f.name for f in fields(TrainOptions)} == set(HYPER_PARAMETERS) | set(CONFIG_FIELDS)
+    assert all(f.default is None and f.metadata["doc"] for f in fields(TrainOptions))
+    assert TrainOptions.describe("lr") == "(Peak) learning rate (default: the recipe's value)."
+    assert TrainOptions.build(lr=0.01, epochs=None) == TrainOptions(lr=0.01)  # None: not given
+    assert TrainOptions.build(TrainOptions(lr=0.1, seed=2), lr=0.01) == TrainOptions(lr=0.01, seed=2)
+    with pytest.raises(
+        TrainConfigError, match=r"^unknown training option\(s\) lrr; options: act, batch_size, "
+    ):
+        TrainOptions.build(lrr=0.1)
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("epochs", "3", "epochs = '3' is of type str: give an int"),
+        ("lr", True, "lr = True is of type bool: give a number"),
+        (
+            "checkpoint_every",
+            1.5,
+            "checkpoint_every = 1.5 is of type float: give a CheckpointEvery or an int or a string",
+        ),
+    ],
+)
+def test_an_option_of_the_wrong_type_is_refused_before_out_is_made(tmp_path, option, value, message):
+    from zoo.train import TrainConfigError, TrainOptions, train
+
+    for given in ({option: value}, {"options": TrainOptions(**{option: value})}):
+        with pytest.raises(TrainConfigError) as info:
+            train("lenet5", out=tmp_path / "run", **given)
+        assert str(info.value) == message
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_cli_hands_train_one_train_options_and_documents_every_default(tmp_path, cli, monkeypatch):
+    import typer
+
+    from zoo.cli import app
+    from zoo.train import TrainConfigError, TrainOptions
+
+    calls = []
+
+    def train(model, **kwargs):
+        calls.append((model, kwargs))
+        raise TrainConfigError("stop here")
+
+    monkeypatch.setattr("zoo.train.train", train)
+    code, _, _ = cli("train", "lenet5", "--lr", "0.01", "--checkpoint-every", "10m", "--out", tmp_path / "r")
+    assert code == 2
+    [(model, kwargs)] = calls
+    assert kwargs == {
+        "recipe": None, "out": tmp_path / "r", "resume": False,
+        "options": TrainOptions(lr=0.01, checkpoint_every="10m"),
+    }  # fmt: skip
+    command = typer.main.get_command(app).commands["train"]
+    for param in command.params:
+        assert param.required or "(default: " in param.help, param.name
 
 
 def test_momentum_for_an_optimizer_without_one_is_refused(tmp_path, cli):
@@ -216,8 +282,9 @@ def _one_step(recipe, steps_per_epoch: int = 3):
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "adadelta", "adagrad", "adamax"])
 def test_each_optimizer_steps_and_its_state_round_trips(name):
+    from zoo.checkpoint import from_json_safe, to_json_safe
     from zoo.train.optim import build_optimizer
-    from zoo.train.state import from_json_safe, load_optimizer_state, optimizer_state, to_json_safe
+    from zoo.train.state import load_optimizer_state, optimizer_state
 
     recipe = _tiny_recipe(optimizer=name, lr=0.5 if name == "adadelta" else 0.05)
     model, before, optimizer, _, _ = _one_step(recipe)
@@ -235,8 +302,8 @@ def test_each_optimizer_steps_and_its_state_round_trips(name):
 
 @pytest.mark.parametrize("name", ["plateau", "step", "linear", "exponential", "cosine", "cyclic", "onecycle"])
 def test_each_scheduler_steps_and_its_state_round_trips(name):
+    from zoo.checkpoint import from_json_safe, to_json_safe
     from zoo.train.optim import build_optimizer, build_schedule
-    from zoo.train.state import from_json_safe, to_json_safe
 
     recipe = _tiny_recipe(scheduler=name, step_size=1, gamma=0.5, plateau_patience=0, plateau_cooldown=0)
     model, _, optimizer, schedule, _ = _one_step(recipe)

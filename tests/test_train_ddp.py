@@ -27,6 +27,8 @@ def test_torchrun_two_processes_train_and_only_rank0_writes(tiny_cifar, tmp_path
         *lenet5_train_args(tiny_cifar, out, limit=128),
         "--device",
         "cpu",
+        "--checkpoint-every",
+        "3",  # mid-epoch checkpoints gather every rank's running totals: a collective
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -50,30 +51,22 @@ train("lenet5", out=out, data_dir=data_dir, **run)
 """
 
 
+def _checkpoint_state(out: Path) -> dict:
+    return json.loads((out / "checkpoint" / "training_state.json").read_text())
+
+
 def _checkpoint_epoch(out: Path) -> int:
-    return json.loads((out / "checkpoint" / "training_state.json").read_text())["epoch"]
+    return _checkpoint_state(out)["epoch"]
 
 
 def _without_timing(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in ("img_per_s", "seconds")} for row in rows]
 
 
-def test_resume_after_sigkill_matches_uninterrupted_run(tiny_cifar, tmp_path):
-    from zoo.train import train
-
-    killed, marker = tmp_path / "killed", tmp_path / "parked"
-    park_at = STEPS_PER_EPOCH + STEPS_PER_EPOCH // 2  # epoch 2, batch 4
+def _sigkill_at(park_at: int, out: Path, data_dir: Path, run: dict, marker: Path) -> None:
+    """Train in a child process, SIGKILL it inside the forward pass of training step `park_at`."""
     child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            CHILD,
-            str(marker),
-            str(park_at),
-            str(killed),
-            str(tiny_cifar),
-            json.dumps(RUN),
-        ],
+        [sys.executable, "-c", CHILD, str(marker), str(park_at), str(out), str(data_dir), json.dumps(run)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -81,12 +74,38 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_cifar, tmp_path):
         while not marker.exists():  # the child parks itself at the marker; it never exits on its own there
             assert child.poll() is None, child.stderr.read().decode()
             time.sleep(0.05)
-        assert _checkpoint_epoch(killed) == 1  # epoch 1 is saved, epoch 2 is running
         os.kill(child.pid, signal.SIGKILL)
     finally:
         child.kill()
         child.wait()
     assert child.returncode == -signal.SIGKILL
+
+
+def _safetensors_parts(path: Path) -> tuple[dict, bytes]:
+    """(header, tensor bytes) of a safetensors file: its header's key order varies from process to
+    process (a Rust HashMap), the bytes after it do not."""
+    data = path.read_bytes()
+    size = struct.unpack("<Q", data[:8])[0]
+    return json.loads(data[8 : 8 + size]), data[8 + size :]
+
+
+def _assert_same_final_files(got: Path, want: Path) -> None:
+    for name in ("model.safetensors", "training_state.safetensors"):
+        a, b = _safetensors_parts(got / "checkpoint" / name), _safetensors_parts(want / "checkpoint" / name)
+        assert a[0] == b[0], f"{name}: the header (metadata, tensor names, shapes) differs after resume"
+        if a[1] != b[1]:
+            tensors, reference = load_file(got / "checkpoint" / name), load_file(want / "checkpoint" / name)
+            differ = [key for key in reference if not torch.equal(tensors[key], reference[key])]
+            raise AssertionError(f"{name}: tensors {differ} differ after resume")
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(tiny_cifar, tmp_path):
+    from zoo.train import train
+
+    killed = tmp_path / "killed"
+    park_at = STEPS_PER_EPOCH + STEPS_PER_EPOCH // 2  # epoch 2, batch 4
+    _sigkill_at(park_at, killed, tiny_cifar, RUN, tmp_path / "parked")
+    assert _checkpoint_epoch(killed) == 1  # epoch 1 is saved, epoch 2 was running
 
     resumed = train("lenet5", out=killed, data_dir=tiny_cifar, resume=True)
     reference = train("lenet5", out=tmp_path / "reference", data_dir=tiny_cifar, **RUN)
@@ -94,14 +113,64 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_cifar, tmp_path):
     assert resumed.epochs_run == 2 and reference.epochs_run == 3
     assert _without_timing(resumed.history) == _without_timing(reference.history)
     assert len((killed / "metrics.jsonl").read_text().splitlines()) == 3
-    for name in ("model.safetensors", "training_state.safetensors"):
-        got, want = (
-            load_file(killed / "checkpoint" / name),
-            load_file(tmp_path / "reference" / "checkpoint" / name),
-        )
-        assert got.keys() == want.keys()
-        for key in want:
-            assert torch.equal(got[key], want[key]), f"{name}: {key} differs after resume"
+    _assert_same_final_files(killed, tmp_path / "reference")
+
+
+def test_resume_mid_epoch_after_sigkill_matches_uninterrupted_run(tiny_cifar, tmp_path, caplog):
+    import logging
+
+    from zoo.train import train
+
+    killed = tmp_path / "killed"
+    # A checkpoint every 3 steps: after steps 3, 6, 9, 12, 15, ... (and each epoch's end, step 8, 16).
+    # Parked inside step 14: the last checkpoint is step 12, batch 4 of epoch 2.
+    _sigkill_at(14, killed, tiny_cifar, {**RUN, "checkpoint_every": 3}, tmp_path / "parked")
+    state = _checkpoint_state(killed)
+    assert (state["epoch"], state["global_step"]) == (1, 12)
+    partial = state["partial_epoch"]
+    assert (partial["epoch"], partial["batches_done"], partial["batches"]) == (2, 4, STEPS_PER_EPOCH)
+    assert len((killed / "metrics.jsonl").read_text().splitlines()) == 1
+
+    with caplog.at_level(logging.INFO, logger="zoo"):  # a runtime setting: the resumed run may change it
+        resumed = train("lenet5", out=killed, data_dir=tiny_cifar, resume=True, checkpoint_every="1h")
+    banner = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("training lenet5"))
+    assert "a checkpoint every 3600s, resuming at epoch 2, step 13 (batch 5 of 8)" in banner
+    reference = train("lenet5", out=tmp_path / "reference", data_dir=tiny_cifar, **RUN)
+
+    assert resumed.epochs_run == 2
+    assert _without_timing(resumed.history) == _without_timing(reference.history)
+    assert len((killed / "metrics.jsonl").read_text().splitlines()) == 3
+    _assert_same_final_files(killed, tmp_path / "reference")
+    assert _checkpoint_state(killed)["loss_curve"] == _checkpoint_state(tmp_path / "reference")["loss_curve"]
+    assert json.loads((killed / "config.json").read_text())["config"]["checkpoint_every"] == "3600s"
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (500, (500, None)),
+        ("500", (500, None)),
+        ("90s", (None, 90.0)),
+        ("10m", (None, 600.0)),
+        ("1.5h", (None, 5400.0)),
+    ],
+)
+def test_checkpoint_intervals_parse(value, expected):
+    from zoo.train.options import CheckpointEvery
+
+    every = CheckpointEvery.parse(value)
+    assert (every.steps, every.seconds) == expected
+    assert CheckpointEvery.parse(str(every)) == every  # config.json's spelling reads back
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "10 minutes", "-3", "m", ""])
+def test_bad_checkpoint_intervals_say_how_to_write_one(value, tmp_path, cli):
+    code, _, err = cli("train", "lenet5", "--checkpoint-every", value, "--out", tmp_path / "run")
+    assert code == 2
+    [line] = error_lines(err)
+    assert line.startswith(f"zoo: error: checkpoint interval {value!r} ")
+    assert "(500) or a duration with its unit (90s, 10m, 1.5h)" in line or "under 100 days" in line
+    assert not (tmp_path / "run").exists()
 
 
 def test_non_finite_loss_names_the_step_and_keeps_the_last_checkpoint(tiny_cifar, tmp_path, cli, monkeypatch):
@@ -191,7 +260,7 @@ def _fake_checkpoint(directory: Path, epoch: int, complete: bool = True) -> None
     ],
 )
 def test_recover_keeps_the_newest_complete_checkpoint(tmp_path, layout, expected_epoch):
-    from zoo.train.state import recover
+    from zoo.checkpoint import recover
 
     for name, (epoch, complete) in layout.items():
         _fake_checkpoint(tmp_path / name, epoch, complete)

@@ -83,7 +83,7 @@ def test_durations_parse(text, seconds):
 
 @pytest.mark.parametrize("text", ["", "45 minutes", "-3m", "0s", "1e9", "inf", "m"])
 def test_bad_durations_say_how_to_write_one(text):
-    from zoo.train.budget import DurationError, parse_duration
+    from zoo.train.options import DurationError, parse_duration
 
     with pytest.raises(DurationError, match="time budget"):
         parse_duration(text)

@@ -36,6 +36,14 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
 
 from .._builder import model_info
 from .._errors import ZooError
+from ..train.options import (
+    COMMAND_LINE,
+    CheckpointEvery,
+    DurationError,
+    TrainConfigError,
+    TrainOptions,
+    parse_duration,
+)
 from ..train.recipes import RecipeError, get_recipe
 from ..weights.lookup import resolve_tag
 
@@ -122,8 +130,6 @@ def _matches(pattern: re.Pattern) -> Callable[[Any], bool]:
 
 
 def _duration(value: Any) -> bool:
-    from ..train.budget import DurationError, parse_duration
-
     try:
         return isinstance(value, str) and parse_duration(value) > 0
     except DurationError:
@@ -253,8 +259,6 @@ class _Checker:
             self.fail(f"{where}recipe = {name!r}", f"a registered recipe ({error})")
 
     def options(self, where: str, options: dict[str, Any]) -> None:
-        from .commands import check_train_option
-
         for key, value in options.items():
             if key in _CAMPAIGN_SETS:
                 self.fail(f"{where}options.{key}", f"no {key} in options: {_CAMPAIGN_SETS[key]}")
@@ -274,3 +278,20 @@ class _Checker:
             resolve_tag(source)
         except ZooError as error:
             self.fail(f"{where}grow_from = {source!r}", f"{expected} ({error})")
+
+
+def check_train_option(name: str, value: Any) -> str | None:
+    """What is wrong with ``options.NAME = value`` for `zoo train` (what is expected), or None."""
+    if name not in COMMAND_LINE:
+        return f"a `zoo train` option: {', '.join(sorted(COMMAND_LINE))}"
+    try:
+        TrainOptions(**{name: value}).check_types()
+        if name == "time_budget":
+            parse_duration(value)
+        elif name == "checkpoint_every":
+            CheckpointEvery.parse(value)
+    except TrainConfigError as error:  # "lr = 'fast' is of type str: give a number"
+        return str(error).rpartition(": give ")[2]
+    except DurationError as error:
+        return str(error)
+    return None

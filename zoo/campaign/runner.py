@@ -88,19 +88,10 @@ def describe(plan: Plan, step: Step, folder: CampaignDir) -> str:
     return "grows and starts it" if step.grow_from else "starts it"
 
 
-def missing_feature(step: Step) -> str | None:
-    """What `step` needs that this zoo does not have yet, or None."""
-    if step.grow_from is not None and not commands.has_command("grow"):
-        return commands.GROW_MISSING
-    return None
-
-
 def blocked(plan: Plan, step: Step, folder: CampaignDir) -> str | None:
-    """Why `step` cannot start now (a feature this zoo lacks, an unfinished source), or None."""
+    """Why `step` cannot start now (it grows from a step that has not finished), or None."""
     if step.grow_from is None or RunFolder(folder.run(step.name)).started:
         return None
-    if missing_feature(step):
-        return missing_feature(step)
     source = plan.source_step(step)
     if source is not None and not RunFolder(folder.run(source.name)).finished:
         return f"grows from step {source.name}, which is not finished"

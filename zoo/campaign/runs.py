@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .._files import zoo_cache_dir
-from ..train.state import CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, STATE_JSON
+from ..checkpoint import CHECKPOINT_DIR, STATE_JSON
+from ..train.rundir import CONFIG_FILE, LOCK_FILE
 from .lock import owner
 
 RESULT_FILE = "result.json"  # written by `zoo train` when its last epoch is done: the run is finished

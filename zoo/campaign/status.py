@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from .._builder import model_info
+from ..train.options import parse_duration
 from ..train.recipes import default_recipe_name, get_recipe
 from .lock import owner
 from .plan import Plan, Step
-from .runner import missing_feature
 from .runs import CampaignDir, RunFolder, campaign_dir
 
 TRAIN_IMAGES = {"cifar10": 50_000, "mnist": 60_000}  # full training splits, before any validation split
@@ -95,9 +95,7 @@ def _step_status(
     if run.finished:
         return StepStatus(state="done", epoch=run.epoch, epochs=run.epochs, top1=run.top1, **common)
     if not run.started:
-        epochs, failure, missing = _planned_epochs(step), folder.failure(step.name), missing_feature(step)
-        if missing:
-            return StepStatus(state="blocked", epochs=epochs, note=missing, **common)
+        epochs, failure = _planned_epochs(step), folder.failure(step.name)
         if failure:
             return StepStatus(state="failed", epochs=epochs, note=failure, **common)
         estimate, note = _estimate(step, speed)
@@ -129,8 +127,6 @@ def _epoch_images(step: Step) -> int:
 def _estimate(step: Step, speed: float | None) -> tuple[float | None, str]:
     """A waiting step's duration, and where the figure comes from."""
     if "time_budget" in step.options:
-        from ..train.budget import parse_duration
-
         return parse_duration(step.options["time_budget"]), "its time budget"
     epochs = _planned_epochs(step)
     if not speed or not epochs:

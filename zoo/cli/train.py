@@ -8,12 +8,13 @@ from pathlib import Path
 
 import typer
 
-from ..train.choices import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS
+from ..train.options import TrainOptions
 from ._app import ClickException, CliUsageError, app
 
 
-def _names(names) -> str:
-    return ", ".join(names)
+def _option(name: str, *flags: str, **kwargs) -> typer.Option:
+    """The flag of `TrainOptions` field `name`, with its help and default from that field."""
+    return typer.Option(None, *flags, help=TrainOptions.describe(name), **kwargs)
 
 
 @app.command("train")
@@ -25,76 +26,50 @@ def train_command(
     recipe: str = typer.Option(
         None,
         "--recipe",
-        help="Named recipe (`zoo recipes` lists them); default: the model's (`zoo info MODEL`).",
+        help="Named recipe, `zoo recipes` lists them (default: the model's, `zoo info MODEL`).",
     ),
     resume: bool = typer.Option(
-        False, "--resume", help="Continue the run in --out from its last checkpoint."
+        False, "--resume", help="Continue the run in --out from its last checkpoint (default: off)."
     ),
-    data_dir: Path = typer.Option(None, "--data-dir", help="Data set directory (default: zoo's data cache)."),
-    download: bool = typer.Option(
-        False, "--download", help="Download the data set into --data-dir if absent (only with this flag)."
-    ),
-    epochs: int = typer.Option(None, "--epochs", help="Training epochs."),
-    batch_size: int = typer.Option(
-        None, "--batch-size", help="Global batch size (split over DDP processes)."
-    ),
-    lr: float = typer.Option(None, "--lr", help="(Peak) learning rate."),
-    momentum: float = typer.Option(None, "--momentum", help="SGD momentum, or beta1 of the Adam family."),
-    weight_decay: float = typer.Option(None, "--weight-decay", help="L2 weight decay."),
-    optimizer: str = typer.Option(None, "--optimizer", help=_names(OPTIMIZERS) + "."),
-    scheduler: str = typer.Option(None, "--scheduler", help=_names(SCHEDULERS) + "."),
-    loss: str = typer.Option(None, "--loss", help=_names(LOSSES) + " (all but ce take one-hot targets)."),
-    label_smoothing: float = typer.Option(None, "--label-smoothing", help="Label smoothing in [0, 1)."),
-    act: str = typer.Option(None, "--act", help="Activation, for models with an `act` option."),
-    tta: bool = typer.Option(None, "--tta/--no-tta", help="Flip test-time augmentation in each evaluation."),
-    val_size: float = typer.Option(
-        None, "--val-size", help="Hold out a fraction (< 1) or count of training images for validation."
-    ),
-    seed: int = typer.Option(None, "--seed", help="Seed of initialisation, data order and augmentation."),
-    device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)."),
-    precision: str = typer.Option(
-        None,
-        "--precision",
-        help=f"{_names(PRECISIONS)}; auto (default): bf16 autocast where the device has it natively.",
-    ),
-    channels_last: bool = typer.Option(
-        None, "--channels-last/--no-channels-last", help="NHWC memory format (default: on for image models)."
-    ),
-    time_budget: str = typer.Option(
-        None,
-        "--time-budget",
-        help="Wall-clock budget (90s, 45m, 1.5h): the first steps are timed and the epochs set to fit it.",
-    ),
-    eval_every: int = typer.Option(
-        None, "--eval-every", help="Evaluate every K epochs (and after the last)."
-    ),
-    limit_test: int = typer.Option(
-        None, "--limit-test", help="Evaluate on a random N-image subset of the test split (short runs)."
-    ),
-    use_compile: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the model."),
-    limit_train: int = typer.Option(
-        None, "--limit-train", help="Train on a random N-image subset (smoke runs)."
-    ),
-    init_from: str = typer.Option(
-        None,
-        "--init-from",
-        metavar="MODEL[.TAG]",
-        help="Fine-tune from published weights (default tag if none; a new classifier if classes differ).",
-    ),
+    data_dir: Path = _option("data_dir", "--data-dir"),
+    download: bool = typer.Option(False, "--download", help=TrainOptions.describe("download")),
+    epochs: int = _option("epochs", "--epochs"),
+    batch_size: int = _option("batch_size", "--batch-size"),
+    lr: float = _option("lr", "--lr"),
+    momentum: float = _option("momentum", "--momentum"),
+    weight_decay: float = _option("weight_decay", "--weight-decay"),
+    optimizer: str = _option("optimizer", "--optimizer"),
+    scheduler: str = _option("scheduler", "--scheduler"),
+    loss: str = _option("loss", "--loss"),
+    label_smoothing: float = _option("label_smoothing", "--label-smoothing"),
+    act: str = _option("act", "--act"),
+    tta: bool = _option("tta", "--tta/--no-tta"),
+    val_size: float = _option("val_size", "--val-size"),
+    seed: int = _option("seed", "--seed"),
+    device: str = _option("device", "--device"),
+    precision: str = _option("precision", "--precision"),
+    channels_last: bool = _option("channels_last", "--channels-last/--no-channels-last"),
+    time_budget: str = _option("time_budget", "--time-budget", metavar="DURATION"),
+    checkpoint_every: str = _option("checkpoint_every", "--checkpoint-every", metavar="STEPS|DURATION"),
+    eval_every: int = _option("eval_every", "--eval-every"),
+    limit_test: int = _option("limit_test", "--limit-test"),
+    use_compile: bool = _option("compile", "--compile/--no-compile"),
+    limit_train: int = _option("limit_train", "--limit-train"),
+    init_from: str = _option("init_from", "--init-from", metavar="MODEL[.TAG]|PATH"),
 ) -> None:
     """Train MODEL: recipe defaults, overridden by the options given; a checkpoint every epoch.
 
-    Options left unset take the recipe's value: `zoo recipes NAME` shows them.
+    Hyper-parameters left unset take the recipe's value: `zoo recipes NAME` shows them.
     """
     from ..checkpoint import CheckpointError
     from ..data import DatasetError
     from ..train import OutputDirError, TrainConfigError, TrainingFailedError, train
-    from ..train.state import RunWriteError
+    from ..train.rundir import RunWriteError
 
     if _rank() != 0:  # under torchrun, rank 0 speaks for the job
         logging.getLogger("zoo").setLevel(logging.ERROR)
 
-    overrides = dict(
+    options = TrainOptions(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
@@ -108,19 +83,21 @@ def train_command(
         tta=tta,
         val_size=val_size,
         seed=seed,
+        data_dir=data_dir,
+        download=download or None,
         device=device,
         precision=precision,
         channels_last=channels_last,
-        time_budget=_seconds(time_budget),
+        time_budget=time_budget,
+        checkpoint_every=checkpoint_every,
         eval_every=eval_every,
         limit_test=limit_test,
         compile=use_compile,
         limit_train=limit_train,
-        download=download or None,
         init_from=init_from,
     )
     try:
-        result = train(model, recipe=recipe, out=out, data_dir=data_dir, resume=resume, **overrides)
+        result = train(model, recipe=recipe, out=out, resume=resume, options=options)
     except (TrainConfigError, OutputDirError, DatasetError, CheckpointError) as error:
         raise CliUsageError(str(error)) from None
     except (TrainingFailedError, RunWriteError) as error:
@@ -137,17 +114,6 @@ def train_command(
     if result.best is not None:
         best = result.best
         typer.echo(f"best epoch {best['epoch']} (val accuracy {best['val_acc']:.2%}): {result.best_path}")
-
-
-def _seconds(duration: str | None) -> float | None:
-    from ..train.budget import DurationError, parse_duration
-
-    if duration is None:
-        return None
-    try:
-        return parse_duration(duration)
-    except DurationError as error:
-        raise CliUsageError(f"--time-budget: {error}") from None
 
 
 def _rank() -> int:

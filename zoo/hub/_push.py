@@ -22,7 +22,7 @@ from ._card import build_config, build_model_card
 
 # Files a push owns in the repo: older ones (a shard count that changed) are deleted by the next push.
 _WEIGHTS_FILE = re.compile(r"^model(-\d{5}-of-\d{5})?\.safetensors(\.index\.json)?$")
-_PROVENANCE = ("dataset", "recipe", "epochs", "device")
+_PROVENANCE = ("dataset", "recipe", "epochs", "device", "grown_from", "rehearsal")
 
 
 class PushError(HubError):

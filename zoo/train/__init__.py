@@ -1,8 +1,9 @@
 """Training: `train(model, recipe=..., out=...)` and the named recipes behind `zoo train`.
 
-    >>> from zoo.train import train
+    >>> from zoo.train import TrainOptions, train
     >>> result = train("lenet5", out="runs/lenet5", epochs=2, limit_train=512)
     >>> result.final["test_acc"], result.model_path
+    >>> train("lenet5", out="runs/ft", options=TrainOptions(init_from="lenet5", lr=0.01, epochs=5))
 
 Every epoch leaves an atomic checkpoint in `out` (safetensors + JSON, no pickle), so a killed run
 continues with ``resume=True``; under torchrun the same call trains with DistributedDataParallel.
@@ -16,24 +17,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .budget import parse_duration
-    from .config import TrainConfig, TrainConfigError
+    from .config import TrainConfig
     from .engine import train
     from .loop import DivergedError, NonFiniteLossError, TrainingFailedError
+    from .options import CheckpointEvery, TrainConfigError, TrainOptions, parse_duration
     from .recipes import Recipe, RecipeError, get_recipe, list_recipes
     from .record import TrainResult
-    from .state import OutputDirError
+    from .rundir import OutputDirError
 
 _EXPORTS = {
     "DivergedError": "loop",
     "TrainingFailedError": "loop",
-    "parse_duration": "budget",
+    "parse_duration": "options",
     "NonFiniteLossError": "loop",
-    "OutputDirError": "state",
+    "OutputDirError": "rundir",
     "Recipe": "recipes",
     "RecipeError": "recipes",
     "TrainConfig": "config",
-    "TrainConfigError": "config",
+    "TrainConfigError": "options",
+    "TrainOptions": "options",
+    "CheckpointEvery": "options",
     "TrainResult": "record",
     "get_recipe": "recipes",
     "list_recipes": "recipes",
@@ -50,6 +53,8 @@ __all__ = [
     "RecipeError",
     "TrainConfig",
     "TrainConfigError",
+    "TrainOptions",
+    "CheckpointEvery",
     "TrainResult",
     "get_recipe",
     "list_recipes",

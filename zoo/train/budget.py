@@ -10,37 +10,21 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*$")
+from .options import DurationError, TrainConfigError
+
+if TYPE_CHECKING:
+    from .run import TrainingRun
+
 # What the measured per-epoch cost cannot see: checkpoint writes, plots, a machine that slows down.
 # On the 2-core dev VM alexnet's steps took 33 ms when measured, then 48 ms for 20 epochs in the
 # middle of the run, then 34 ms again: a 0.93 margin let an 11-minute budget overrun.
 SAFETY = 0.8
-
-
-class DurationError(ValueError):
-    """A duration that is not a positive number of seconds, minutes or hours."""
-
-
-def parse_duration(text: str | float) -> float:
-    """Seconds in '90', '90s', '45m', '1.5h' (or a number of seconds)."""
-    if isinstance(text, (int, float)):
-        seconds = float(text)
-    else:
-        match = _DURATION.match(text)
-        if not match:
-            raise DurationError(f"time budget {text!r} is not a duration; write e.g. 90s, 45m or 1.5h")
-        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    if not (0 < seconds < 1e7) or not math.isfinite(seconds):
-        raise DurationError(f"time budget {text!r} must be a positive duration under 100 days")
-    return seconds
 
 
 @dataclass(frozen=True)
@@ -158,10 +142,9 @@ def measure_eval(evaluate_batches: Callable[[Any], Any], loader: Any, device: to
     return per_batch * len(loader)
 
 
-def fit_run_to_budget(run: Any) -> BudgetFit:
+def fit_run_to_budget(run: TrainingRun) -> BudgetFit:
     """Time a few of `run`'s training steps and evaluations, undo them, and fit its epochs to
     `run.config.time_budget` (a TrainConfigError when not even one epoch fits)."""
-    from .config import TrainConfigError
     from .loop import evaluate, train_one_epoch
     from .optim import build_schedule
     from .report import EpochProgress

@@ -1,22 +1,21 @@
-"""The resolved configuration of a training run: recipe defaults < explicit options, checked early."""
+"""The resolved configuration of a training run: recipe defaults < `TrainOptions`, checked once,
+before anything loads."""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-import math
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .._builder import list_models, model_info
-from .._errors import ZooError
-from .choices import LOSSES, MOMENTUM_FREE_OPTIMIZERS, OPTIMIZERS, PRECISIONS, SCHEDULERS
+from .._recipe import check_finite, check_range, validate_hyper_parameters
+from .choices import MOMENTUM_FREE_OPTIMIZERS, OPTIMIZERS, PRECISIONS
+from .init_from import resolve_init
+from .options import CheckpointEvery, DurationError, TrainConfigError, TrainOptions, parse_duration
 from .recipes import HYPER_PARAMETERS, Recipe, RecipeError, default_recipe_name, get_recipe
 
-
-class TrainConfigError(ZooError, ValueError):
-    """A training option with a value that cannot be used; the message names it."""
-
+__all__ = ["TrainConfig", "TrainConfigError", "resolve_config", "resolve_resume", "validate"]
 
 # Settings that change how a run executes but not what it computes (up to float rounding);
 # a resumed run may change them, every other field must match the saved run.
@@ -30,6 +29,7 @@ RUNTIME_FIELDS = (
     "limit_test",
     "time_budget",
     "download",
+    "checkpoint_every",
 )
 
 
@@ -51,12 +51,15 @@ class TrainConfig:
     eval_every: int = 1  # evaluate every K epochs (and always after the last)
     limit_test: int | None = None  # evaluate on a seeded N-image subset of the test split
     time_budget: float | None = None  # seconds for training + evaluation: sets the epoch count
-    init_from: str | None = None  # "MODEL.TAG": start from these published weights (fine-tuning)
+    init_from: str | None = None  # "MODEL.TAG" (published weights) or a model file's path: start from it
     model_kwargs: dict[str, Any] | None = None  # more builder options (a study's stem, init, ...)
+    checkpoint_every: CheckpointEvery | None = None  # also checkpoint inside epochs (steps or seconds)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["recipe"] = self.recipe.to_dict()
+        if self.checkpoint_every is not None:
+            data["checkpoint_every"] = str(self.checkpoint_every)
         return data
 
     @classmethod
@@ -64,6 +67,8 @@ class TrainConfig:
         data = dict(data)
         if "amp" in data:  # configs written before --precision: amp meant bf16 (fp16 on older GPUs)
             data["precision"] = "auto" if data.pop("amp") else "fp32"
+        if data.get("checkpoint_every") is not None:
+            data["checkpoint_every"] = CheckpointEvery.parse(data["checkpoint_every"])
         return cls(**{**data, "recipe": Recipe(**data["recipe"])})
 
     def model_options(self) -> dict[str, Any]:
@@ -72,74 +77,50 @@ class TrainConfig:
 
 
 CONFIG_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("model", "recipe"))
-OPTION_NAMES = tuple(sorted(HYPER_PARAMETERS + CONFIG_FIELDS))
+
+# How a given option becomes its TrainConfig field (the rest are taken as given).
+_PARSERS = {
+    "data_dir": str,
+    "init_from": str,
+    "model_kwargs": dict,
+    "time_budget": parse_duration,
+    "checkpoint_every": CheckpointEvery.parse,
+}
 
 
-def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    given = {k: v for k, v in overrides.items() if v is not None}
-    unknown = sorted(set(given) - set(OPTION_NAMES))
-    if unknown:
-        raise TrainConfigError(
-            f"unknown training option(s) {', '.join(unknown)}; options: {', '.join(OPTION_NAMES)}"
-        )
+def _apply(config: TrainConfig, options: TrainOptions) -> TrainConfig:
+    """`config` with the options given replacing its fields (and its recipe's)."""
+    given = options.given()
     recipe_part = {k: v for k, v in given.items() if k in HYPER_PARAMETERS}
-    config_part = {k: v for k, v in given.items() if k in CONFIG_FIELDS}
-    return recipe_part, config_part
-
-
-def _apply(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
-    recipe_part, config_part = _split_overrides(overrides)
-    if "data_dir" in config_part:
-        config_part["data_dir"] = str(config_part["data_dir"])
+    config_part = {k: v for k, v in given.items() if k not in HYPER_PARAMETERS}
+    try:
+        config_part.update({k: _PARSERS[k](v) for k, v in config_part.items() if k in _PARSERS})
+    except DurationError as error:
+        raise TrainConfigError(str(error)) from None
     recipe = dataclasses.replace(config.recipe, **recipe_part)
     return dataclasses.replace(config, recipe=recipe, **config_part)
 
 
-def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise TrainConfigError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
-
-
 def _check_range(name: str, value: Any, ok: bool, expected: str) -> None:
-    if not ok:
-        raise TrainConfigError(f"{name} = {value!r} is out of range: it must be {expected}")
-
-
-def _check_finite(config: TrainConfig) -> None:
-    # inf passes every range check below (and nan fails them with an unclear message).
-    for name, value in {**config.recipe.to_dict(), **config.to_dict()}.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise TrainConfigError(f"{name} = {value!r} is not a finite number: give a finite value")
+    check_range(TrainConfigError, name, value, ok, expected)
 
 
 def validate(config: TrainConfig, explicit: set[str] = frozenset()) -> None:
     """Raise TrainConfigError for the first unusable value. `explicit`: options the user gave."""
-    _check_finite(config)
+    check_finite(TrainConfigError, config.to_dict())  # inf passes range checks; nan fails them unclearly
+    validate_hyper_parameters(config.recipe, TrainConfigError)  # the recipe record's own checks
     r = config.recipe
-    _check_choice("optimizer", r.optimizer, OPTIMIZERS)
-    _check_choice("scheduler", r.scheduler, SCHEDULERS)
-    _check_choice("loss", r.loss, LOSSES)
-    _check_range("epochs", r.epochs, isinstance(r.epochs, int) and r.epochs >= 1, "an int >= 1")
-    _check_range(
-        "batch_size", r.batch_size, isinstance(r.batch_size, int) and r.batch_size >= 1, "an int >= 1"
-    )
-    _check_range("lr", r.lr, r.lr > 0, "> 0")
-    _check_range("weight_decay", r.weight_decay, r.weight_decay >= 0, ">= 0")
-    _check_range("label_smoothing", r.label_smoothing, 0 <= r.label_smoothing < 1, "in [0, 1)")
-    _check_range("val_size", r.val_size, r.val_size >= 0, ">= 0 (a fraction below 1, or a count)")
-    _check_range("warmup", r.warmup, 0 < r.warmup < 1, "in (0, 1)")
-    _check_range("crop_padding", r.crop_padding, r.crop_padding >= 0, ">= 0")
-    _check_range("cutout", r.cutout, r.cutout >= 0, ">= 0")
     for name in ("limit_train", "limit_test"):
         value = getattr(config, name)
         if value is not None:
             _check_range(name, value, isinstance(value, int) and value >= 1, "an int >= 1")
     _check_range("eval_every", config.eval_every, config.eval_every >= 1, "an int >= 1")
-    _check_choice("precision", config.precision, PRECISIONS)
+    if config.precision not in PRECISIONS:
+        raise TrainConfigError(
+            f"unknown precision {config.precision!r}; choose one of {', '.join(PRECISIONS)}"
+        )
     if config.time_budget is not None:
         _check_range("time_budget", config.time_budget, 0 < config.time_budget < 1e7, "a duration > 0")
-    if r.momentum is not None:
-        _check_range("momentum", r.momentum, 0 <= r.momentum < 1, "in [0, 1)")
     if "momentum" in explicit and r.optimizer in MOMENTUM_FREE_OPTIMIZERS:
         raise TrainConfigError(
             f"optimizer {r.optimizer!r} has no momentum; drop --momentum or choose one of "
@@ -147,10 +128,8 @@ def validate(config: TrainConfig, explicit: set[str] = frozenset()) -> None:
         )
 
 
-def resolve_config(
-    model: str, recipe: str | Recipe | None, data_dir: Any, overrides: dict[str, Any]
-) -> TrainConfig:
-    """The config of a new run: the named (or the model's default) recipe, then the overrides."""
+def resolve_config(model: str, recipe: str | Recipe | None, options: TrainOptions) -> TrainConfig:
+    """The config of a new run: the named (or the model's default) recipe, then `options`."""
     spec = model_info(model)
     if "." in model:
         raise TrainConfigError(
@@ -161,30 +140,16 @@ def resolve_config(
         base = recipe if isinstance(recipe, Recipe) else get_recipe(recipe or default_recipe_name(spec.name))
     except RecipeError as error:
         raise TrainConfigError(str(error)) from None
-    config = _apply(TrainConfig(model=spec.name, recipe=base), {**overrides, "data_dir": data_dir})
-    validate(config, {k for k, v in overrides.items() if v is not None})
+    options.check_types()
+    config = _apply(TrainConfig(model=spec.name, recipe=base), options)
+    validate(config, set(options.given()))
     if config.act is not None:
         _check_act(spec, config.act)
     if config.init_from is not None:
-        config = dataclasses.replace(config, init_from=_resolve_init(spec, config.init_from))
+        init_from, model_options = resolve_init(spec, config.init_from, config.model_options())
+        kwargs = model_options if model_options != config.model_options() else config.model_kwargs
+        config = dataclasses.replace(config, init_from=init_from, model_kwargs=kwargs)
     return config
-
-
-def _resolve_init(spec: Any, name: str) -> str:
-    """``--init-from MODEL[.TAG]`` as ``"MODEL.TAG"`` (default tag if none), checked before any loading."""
-    from .._registry import split_name
-    from ..weights.lookup import resolve_tag
-
-    base = split_name(name)[0]
-    if base != spec.name:
-        raise TrainConfigError(
-            f"--init-from {name!r}: weights of {base!r} do not fit {spec.name!r}; give {spec.name}[.TAG] "
-            f"(`zoo info {spec.name}` lists its weights)"
-        )
-    try:
-        return f"{base}.{resolve_tag(name)}"
-    except ZooError as error:
-        raise TrainConfigError(f"--init-from {name!r}: {error}") from None
 
 
 def _takes_act(builder: Any) -> bool:
@@ -205,7 +170,7 @@ def _check_act(spec: Any, act: str) -> None:
 
 
 def resolve_resume(
-    saved: dict[str, Any], model: str, recipe: str | Recipe | None, data_dir: Any, overrides: dict[str, Any]
+    saved: dict[str, Any], model: str, recipe: str | Recipe | None, options: TrainOptions
 ) -> TrainConfig:
     """The saved run's config; runtime settings may change, anything else given must match it."""
     try:
@@ -219,7 +184,11 @@ def resolve_resume(
     recipe_name = recipe.name if isinstance(recipe, Recipe) else recipe
     if recipe_name is not None and recipe_name != config.recipe.name:
         raise TrainConfigError(f"--resume: this run uses recipe {config.recipe.name!r}, not {recipe_name!r}")
-    resumed = _apply(config, {**overrides, "data_dir": data_dir})
+    options.check_types()
+    if options.init_from is not None:  # compared as the saved run recorded it
+        given = resolve_init(model_info(config.model), str(options.init_from), config.model_options())
+        options = dataclasses.replace(options, init_from=given[0])
+    resumed = _apply(config, options)
     old, new = config.to_dict(), resumed.to_dict()
     old.update(old.pop("recipe")), new.update(new.pop("recipe"))
     changed = [k for k in new if k not in RUNTIME_FIELDS and new[k] != old[k]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from torch import nn
 
 from .distributed import DistContext
 from .optim import Schedule
+from .options import CheckpointEvery
 from .report import EpochProgress
 from .runtime import Precision
 
@@ -72,6 +74,8 @@ class EpochStats:
     seconds: float
     global_step: int
     lr: float  # the learning rate of the epoch's last step
+    loss_curve: list[float]  # mean training loss of each block of `curve_block` steps, in order
+    curve_block: int
 
 
 @dataclass
@@ -87,6 +91,63 @@ class TrainStep:
     optimizer: torch.optim.Optimizer
     epoch: int
     step: int  # global step, counted from 0
+
+
+# The per-step loss curve keeps about this many points per epoch: each the mean of a block of steps.
+CURVE_POINTS = 50
+
+
+def curve_block(batches: int) -> int:
+    """Steps per point of an epoch's loss curve."""
+    return max(1, -(-batches // CURVE_POINTS))
+
+
+@dataclass
+class EpochTally:
+    """The running totals of an epoch in progress (this rank's): what a mid-epoch checkpoint saves.
+
+    `totals` (float64, on the device, so no step copies a value to the host) holds loss * n and
+    correct predictions, the loss sum and step count since the divergence guard last looked, then the
+    loss sum of each block of the loss curve.
+    """
+
+    batches_done: int
+    seen: int  # images: a host count
+    seconds: float  # training time so far
+    lr: float  # the learning rate of the last step
+    totals: torch.Tensor
+
+    @classmethod
+    def start(cls, batches: int, device: torch.device, lr: float) -> EpochTally:
+        points = -(-batches // curve_block(batches))
+        return cls(0, 0, 0.0, lr, torch.zeros(4 + points, dtype=torch.float64, device=device))
+
+    def views(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(sums, interval, curve): views into `totals` that the loop updates in place."""
+        return self.totals[0:2], self.totals[2:4], self.totals[4:]
+
+
+class MidEpochCheckpoints:
+    """When the loop stops to checkpoint inside an epoch, and what it calls to write one.
+
+    Step intervals count global steps, so every rank (and a resumed run) stops at the same steps. A
+    time interval is judged at the steps where the loop looks at the loss anyway; under DDP the ranks
+    agree through the collective of that look.
+    """
+
+    def __init__(self, every: CheckpointEvery, save: Callable[[EpochTally], None]) -> None:
+        self.every, self.save = every, save
+        self.restart()
+
+    def restart(self) -> None:
+        """Start timing the next interval (after any checkpoint, mid-epoch or at an epoch's end)."""
+        self.since = time.monotonic()
+
+    def due_by_steps(self, global_step: int) -> bool:
+        return self.every.steps is not None and global_step % self.every.steps == 0
+
+    def due_by_time(self) -> bool:
+        return self.every.seconds is not None and time.monotonic() - self.since >= self.every.seconds
 
 
 def _sync_interval(device: torch.device) -> int:
@@ -109,20 +170,29 @@ def train_one_epoch(
     progress: EpochProgress,
     guard: DivergenceGuard | None = None,
     on_step: Callable[[TrainStep], None] | None = None,
+    tally: EpochTally | None = None,
+    checkpoints: MidEpochCheckpoints | None = None,
 ) -> EpochStats:
     """Train `net` for one pass over `loader`; raise NonFiniteLossError at the first bad loss and
-    DivergedError when `guard` sees the loss stay far above its start."""
+    DivergedError when `guard` sees the loss stay far above its start.
+
+    `tally`: the totals of this epoch's first batches, restored from a mid-epoch checkpoint (those
+    batches are skipped; `global_step` is the step count before the epoch). `checkpoints`: when to stop
+    inside the epoch to write one (never after its last batch: the epoch's own checkpoint follows).
+    """
     device = ctx.device
     net.train()
-    sums = torch.zeros(2, dtype=torch.float64, device=device)  # loss * n, correct
-    seen = 0  # images: a host count, so no step copies a scalar to the device
+    batches, every = len(loader), _sync_interval(device)
+    tally = tally or EpochTally.start(batches, device, optimizer.param_groups[0]["lr"])
+    sums, interval, curve = tally.views()
+    block = curve_block(batches)
     first_bad = torch.full((), _NO_STEP, dtype=torch.int64, device=device)
     bad_value = torch.zeros((), device=device)
-    interval = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, steps since the last look
-    batches, every = len(loader), _sync_interval(device)
-    lr = optimizer.param_groups[0]["lr"]
-    start = time.perf_counter()
-    for index, (x, y) in enumerate(loader):
+    lr, seen, done = tally.lr, tally.seen, tally.batches_done
+    start = time.perf_counter() - tally.seconds
+    # The loader's order and augmentation depend only on (seed, epoch, rank): skipping the batches a
+    # checkpoint already covers replays the rest exactly.
+    for index, (x, y) in enumerate(itertools.islice(loader, done, None), start=done):
         with precision.autocast():
             logits = net(x)
         loss = loss_fn(logits.float(), y)
@@ -143,10 +213,17 @@ def train_one_epoch(
         bad_value = torch.where(newly_bad, loss, bad_value)
         n = y.numel()
         seen += n
-        sums += torch.stack([loss.double() * n, (logits.detach().argmax(1) == y).sum().double()])
-        interval += torch.stack([loss.double(), torch.ones((), dtype=torch.float64, device=device)])
-        if (index + 1) % every == 0 or index + 1 == batches:
-            bad = int(ctx.all_reduce(first_bad, "min"))
+        loss64 = loss.double()
+        sums += torch.stack([loss64 * n, (logits.detach().argmax(1) == y).sum().double()])
+        interval += torch.stack([loss64, torch.ones((), dtype=torch.float64, device=device)])
+        curve[index // block].add_(loss64)
+        last = index + 1 == batches
+        forced = checkpoints is not None and not last and checkpoints.due_by_steps(global_step + index + 1)
+        if (index + 1) % every == 0 or last or forced:
+            timed = checkpoints is not None and not last and checkpoints.due_by_time()
+            # One collective per look: the first bad step and whether any rank's checkpoint is due.
+            status = torch.stack([first_bad, torch.full((), -int(forced or timed), device=device)])
+            bad, due = (int(v) for v in ctx.all_reduce(status, "min").tolist())
             if bad != _NO_STEP:
                 value = float(bad_value) if int(first_bad) == bad else float("nan")
                 raise NonFiniteLossError(
@@ -167,13 +244,26 @@ def train_one_epoch(
                 loss_sum, correct = sums.tolist()
                 elapsed = time.perf_counter() - start
                 progress.update(index + 1, loss_sum / seen, correct / seen, seen * ctx.world_size / elapsed)
+            if due:
+                tally.batches_done, tally.seen, tally.lr = index + 1, seen, lr
+                tally.seconds = time.perf_counter() - start
+                checkpoints.save(tally)
+                checkpoints.restart()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
-    totals = torch.cat([sums, torch.tensor([seen], dtype=torch.float64, device=device)])
-    loss_sum, correct, seen = ctx.all_reduce(totals).tolist()
+    totals = torch.cat([sums, curve, torch.tensor([seen], dtype=torch.float64, device=device)])
+    loss_sum, correct, *curve_sums, seen = ctx.all_reduce(totals).tolist()
+    counts = [min(block, batches - b * block) * ctx.world_size for b in range(len(curve_sums))]
     return EpochStats(
-        loss_sum / max(seen, 1), correct / max(seen, 1), int(seen), seconds, global_step + batches, float(lr)
+        loss_sum / max(seen, 1),
+        correct / max(seen, 1),
+        int(seen),
+        seconds,
+        global_step + batches,
+        float(lr),
+        [s / c for s, c in zip(curve_sums, counts)],
+        block,
     )
 
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .._version import __version__
+from .rundir import checkpoint_position
+
+if TYPE_CHECKING:
+    from .resume import RunState
+    from .run import TrainingRun
 
 
 @dataclass(frozen=True)
@@ -35,12 +40,15 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def banner(run: Any, start: int) -> str:
+def banner(run: TrainingRun, state: RunState) -> str:
     """The first log line: data, recipe, the epochs (and the budget that set them), device, precision."""
     r, d = run.recipe, run.data
     sizes = f"{d.sizes['train']} train / {d.sizes['val'] or d.sizes['test']} {d.eval_split}"
     where = f"{run.device}" + (f" x{run.ctx.world_size} processes" if run.ctx.enabled else "")
-    resumed = f", resuming after epoch {start}" if start else ""
+    position = checkpoint_position(run.out) if state.epoch or state.partial else None
+    resumed = f", resuming at {position[1]}" if position else ""
+    every = run.config.checkpoint_every
+    mid = f", a checkpoint {every.describe()}" if every else ""
     layout = ", channels_last" if run.config.channels_last else ""
     budget = ""
     if run.budget is not None:
@@ -52,11 +60,11 @@ def banner(run: Any, start: int) -> str:
     return (
         f"training {run.config.model} on {d.identity} ({sizes}) with recipe {r.name}: "
         f"{plural(r.epochs, 'epoch')}{budget}, batch {r.batch_size}, {r.optimizer} lr {r.lr:g}, "
-        f"{r.scheduler}, {r.loss} on {where} in {run.precision.name}{layout}{resumed} -> {run.out}"
+        f"{r.scheduler}, {r.loss} on {where} in {run.precision.name}{layout}{mid}{resumed} -> {run.out}"
     )
 
 
-def config_record(run: Any) -> dict[str, Any]:
+def config_record(run: TrainingRun) -> dict[str, Any]:
     """OUT/config.json: the resolved config plus what it ran on and how (precision, layout, budget)."""
     r, d = run.recipe, run.data
     return {
@@ -73,6 +81,7 @@ def config_record(run: Any) -> dict[str, Any]:
         "precision": run.precision.name,
         "channels_last": run.config.channels_last,
         "time_budget_fit": run.budget.to_dict() if run.budget is not None else None,
+        "grown_from": run.grown_from,  # the --init-from file's, for a release made from this run
         "world_size": run.ctx.world_size,
         "steps_per_epoch": len(d.train),
         "versions": {"zoo": __version__, "torch": torch.__version__},

@@ -6,9 +6,10 @@ import csv
 import io
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
+
+from ..checkpoint import write_file
 
 METRIC_COLUMNS = (
     "epoch",
@@ -25,36 +26,32 @@ METRIC_COLUMNS = (
 
 
 class MetricsLog:
-    """One row per epoch in OUT/metrics.jsonl and OUT/metrics.csv (same columns, empty when absent)."""
+    """One row per epoch in OUT/metrics.jsonl and OUT/metrics.csv (same columns, empty when absent).
+
+    Both files are rewritten whole, then renamed, at every epoch (a few hundred rows at most): a kill
+    or a full disk leaves the previous complete files, never half a row.
+    """
 
     def __init__(self, out: Path) -> None:
         self.jsonl = out / "metrics.jsonl"
         self.csv = out / "metrics.csv"
-
-    @staticmethod
-    def _csv_text(rows: list[dict[str, Any]], header: bool) -> str:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, METRIC_COLUMNS, lineterminator="\n")
-        if header:
-            writer.writeheader()
-        writer.writerows({k: "" if row.get(k) is None else row[k] for k in METRIC_COLUMNS} for row in rows)
-        return buffer.getvalue()
+        self.rows: list[dict[str, Any]] = []
 
     def rewrite(self, history: list[dict[str, Any]]) -> None:
         """Replace both files by `history` (a resumed run drops rows past its checkpoint this way)."""
+        self.rows = list(history)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, METRIC_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if r.get(k) is None else r[k] for k in METRIC_COLUMNS} for r in self.rows)
         for path, text in (
-            (self.jsonl, "".join(json.dumps(row) + "\n" for row in history)),
-            (self.csv, self._csv_text(history, header=True)),
+            (self.jsonl, "".join(json.dumps(row) + "\n" for row in self.rows)),
+            (self.csv, buffer.getvalue()),
         ):
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            write_file(path, lambda tmp, text=text: tmp.write_text(text))
 
     def append(self, row: dict[str, Any]) -> None:
-        with self.jsonl.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        with self.csv.open("a") as f:
-            f.write(self._csv_text([row], header=False))
+        self.rewrite([*self.rows, row])
 
 
 def plot_history(history: list[dict[str, Any]], out: Path) -> list[Path]:
@@ -77,6 +74,7 @@ def plot_history(history: list[dict[str, Any]], out: Path) -> list[Path]:
     written = []
     for filename, (ylabel, keys, scale) in figures.items():
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+        fig.set_label(filename)
         if filename == "lr.png" and steps is not None:
             ax.plot(*steps, label="lr")
         else:
@@ -97,7 +95,7 @@ def plot_history(history: list[dict[str, Any]], out: Path) -> list[Path]:
         if len(keys) > 1:
             ax.legend()
         fig.tight_layout()
-        fig.savefig(out / filename)
+        write_file(out / filename, lambda tmp, fig=fig: fig.savefig(tmp, format="png"))
         plt.close(fig)
         written.append(out / filename)
     return written

@@ -16,9 +16,11 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .._errors import ZooError
-from .state import CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, STATE_JSON, OutputDirError, recover, resume_command
+from .._files import read_json
+from ..checkpoint import CHECKPOINT_DIR, STATE_JSON, WriteFailedError, recover
 
 logger = logging.getLogger("zoo")
 
@@ -26,6 +28,48 @@ try:
     import fcntl
 except ImportError:  # Windows: no flock; a run directory is not protected there
     fcntl = None
+
+
+CONFIG_FILE = "config.json"  # the resolved configuration, written first: a run to resume
+LOCK_FILE = ".zoo-train.lock"  # the run directory's owner
+_RESUME_HINT = "resume needs the files zoo wrote; start a new run with another --out"
+
+
+class OutputDirError(ZooError, ValueError):
+    """--out cannot be used as asked (not empty without --resume, nothing to resume, ...)."""
+
+
+def resume_command(out: Path, model: str | None) -> str:
+    return f"`zoo train {model or 'MODEL'} --out {out} --resume`"
+
+
+def saved_config(out: Path) -> dict[str, Any]:
+    """The configuration of the run in `out`, for --resume."""
+    path = out / CONFIG_FILE
+    if not path.is_file():
+        raise OutputDirError(f"--resume: nothing to resume in {out} (no {CONFIG_FILE}); run without --resume")
+    saved = read_json(path, OutputDirError, "the run config zoo writes", _RESUME_HINT)
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+        raise OutputDirError(f"--resume: {path} is not a zoo run config (no 'config' object)")
+    return saved["config"]
+
+
+def check_fresh_out(out: Path) -> None:
+    """A new run needs an empty (or absent) --out (the lock of a run claiming it aside)."""
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"--out {out} is a file; give a directory")
+    if out.is_dir() and any(p.name != LOCK_FILE for p in out.iterdir()):
+        raise OutputDirError(
+            f"--out {out} already holds files from a previous run; pass --resume to continue it, "
+            f"or choose another --out"
+        )
+
+
+class RunWriteError(ZooError):
+    """A file of the run could not be written (a full disk, say); the message names it and says what
+    the last complete checkpoint holds and how to resume. Exit code 1."""
+
+    exit_code = 1
 
 
 class TrainingInterrupted(ZooError):
@@ -103,16 +147,44 @@ def _remove_empty(folders: list[Path]) -> None:
             folder.rmdir()
 
 
+def checkpoint_position(out: Path) -> tuple[str, str] | None:
+    """(what OUT/checkpoint holds, where a resume continues), e.g. ``("epoch 2, step 12 (batch 4 of
+    8)", "epoch 2, step 13 (batch 5 of 8)")``; None when there is no complete checkpoint."""
+    try:
+        info = json.loads((out / CHECKPOINT_DIR / STATE_JSON).read_text())
+        epoch, step, partial = info["epoch"], info.get("global_step", 0), info.get("partial_epoch")
+        if partial:
+            done, batches, current = partial["batches_done"], partial["batches"], partial["epoch"]
+            return (
+                f"epoch {current}, step {step} (batch {done} of {batches})",
+                f"epoch {current}, step {step + 1} (batch {done + 1} of {batches})",
+            )
+        epochs = info.get("config", {}).get("recipe", {}).get("epochs")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if epoch == epochs:  # trained through: a resume only writes the plots and the result
+        return f"epoch {epoch}, step {step} (the last)", "the run's end (its plots and result.json)"
+    return f"epoch {epoch}, step {step} (the end of the epoch)", f"epoch {epoch + 1}, step {step + 1}"
+
+
+def kept_checkpoint(out: Path) -> str:
+    """What a run that stopped on a bad loss leaves to go on from, and advice."""
+    advice = "a lower --lr (in a new run: another --out) usually helps"
+    position = checkpoint_position(out)
+    if position is None:
+        return f"No checkpoint was written; {advice}"
+    return f"{out / CHECKPOINT_DIR} still holds {position[0]}; {advice}"
+
+
 def _what_was_saved(out: Path, model: str) -> str:
     resume = resume_command(out, model)
     if not (out / CONFIG_FILE).is_file():
         return "nothing was saved yet: run the same command again"
     recover(out)  # what a resume would find
-    try:
-        epoch = json.loads((out / CHECKPOINT_DIR / STATE_JSON).read_text())["epoch"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return f"no epoch had finished, so no checkpoint was saved: {resume} starts it over"
-    return f"{out / CHECKPOINT_DIR} holds epoch {epoch}; continue with {resume}"
+    position = checkpoint_position(out)
+    if position is None:
+        return f"no checkpoint was saved yet: {resume} starts it over"
+    return f"{out / CHECKPOINT_DIR} holds {position[0]}; {resume} continues at {position[1]}"
 
 
 @contextlib.contextmanager
@@ -125,3 +197,29 @@ def interrupt_as_error(out: Path, model: str, *, enabled: bool = True) -> Iterat
             raise
         saved = _what_was_saved(Path(out), model.partition(".")[0])
         raise TrainingInterrupted(f"interrupted: {saved}") from None
+
+
+def _write_failure(out: Path, model: str, error: WriteFailedError) -> str:
+    fix = "free space" if error.disk_full else "fix the cause"
+    resume = resume_command(out, model)
+    position = checkpoint_position(out)
+    if position is not None:
+        kept = (
+            f"{out / CHECKPOINT_DIR} still holds {position[0]}, complete: {fix}, then {resume} "
+            f"continues at {position[1]}"
+        )
+    elif (out / CONFIG_FILE).is_file():
+        kept = f"no checkpoint was saved yet: {fix}, then {resume} starts it over"
+    else:
+        kept = f"nothing was saved: {fix}, then run the same command again"
+    return f"{'the disk is full: ' if error.disk_full else ''}{error}; {kept}"
+
+
+@contextlib.contextmanager
+def write_failures_as_error(out: Path, model: str) -> Iterator[None]:
+    """Turn a file the run could not write (checkpoint, best/, metrics, plots, config.json, result.json)
+    into one `RunWriteError`: which file, why, what the last complete checkpoint holds, how to resume."""
+    try:
+        yield
+    except WriteFailedError as error:
+        raise RunWriteError(_write_failure(Path(out), model.partition(".")[0], error)) from None
