@@ -10,7 +10,7 @@ Flip TTA is measured for CIFAR-10 models only (MNIST digits are not mirror-symme
 a model above 5M parameters is stored in float16 (else bfloat16) when that moves top-1 by less than
 0.05 points, the rule the GPU release job applies too (zoo_release.job.choose_dtype); the figures
 published are those of the stored weights, and the trials are printed. The entry also records the
-top-1 of the first 1,000 test images (`rehearsal`, zoo_release.job.REHEARSAL_IMAGES): what the
+top-1 of the 1,000 test images `zoo eval --limit 1000` takes (`rehearsal`, REHEARSAL_IMAGES): the
 suite's quick release rehearsal reproduces, while the whole test set is checked in its slow lane.
 --grown-from MODEL.TAG records the weights a grown model started from (`zoo grow`; default: what
 the checkpoint's metadata says).

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import zoo
 from zoo.checkpoint import save_model
 
-LIMIT = 500  # the first 500 test images: all byte-exact in cifar10-jpeg (its first 1,017 are)
+LIMIT = 500  # `--limit 500`: a seeded random 500 of the test images, some byte-exact, most not
 NEAR_TIE = 1e-4  # logit gaps this small may order differently under another float summation order
 
 
@@ -91,13 +91,14 @@ def test_cli_eval_json_matches_independent_computation(cli, lenet, cifar_test, s
     assert result["identity"] == "cifar10-jpeg" and result["num_images"] == LIMIT
     assert result["model"] == "lenet5" and result["weights"].startswith("checkpoint:")
     assert 0 <= result["top1"] <= 100 and len(result["per_class"]) == 10
-    assert result["exact_top1"] is not None and result["exact_images"] == LIMIT
-
-    part = cifar_test.subset(slice(0, LIMIT))
+    part = cifar_test.sample(LIMIT)  # the same images every time, spread over the whole split
+    exact = part.exact_mask
+    assert result["exact_top1"] is not None and result["exact_images"] == int(exact.sum()) < LIMIT
     logits, near_tie = _expected(model, part)
     predicted, labels = logits.argmax(1), part.labels
     _assert_top1(result["top1"], predicted == labels, near_tie)
-    assert result["exact_top1"] == result["top1"]  # every one of the first 500 images is exact
+    _assert_top1(result["exact_top1"], (predicted == labels)[exact], near_tie[exact])
+    assert part.labels.bincount(minlength=10).min() >= 30  # classes roughly balanced, unlike a prefix
     assert result["loss"] == pytest.approx(F.cross_entropy(logits, labels).item(), rel=1e-4)
     if not near_tie.any():
         confusion = torch.zeros(10, 10, dtype=torch.int64)

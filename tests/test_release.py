@@ -107,7 +107,7 @@ def _data_dir(entry, shared_data):
     return shared_data / "cifar10-jpeg" if entry["dataset"] == "cifar10-jpeg" else shared_data
 
 
-# Releases exported with a `rehearsal` figure are rehearsed on those first test images here, and on the
+# Releases exported with a `rehearsal` figure are rehearsed on those sampled test images here, and on the
 # whole test set in the slow lane: the quick lane does not grow by minutes with every large model.
 QUICK = [(m, t) for m, t in RELEASED if "rehearsal" in REAL_MANIFEST["models"][m][t]]
 

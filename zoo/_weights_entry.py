@@ -111,8 +111,8 @@ _ENTRY_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
                 and _is_number(v["top1"])
             )
         ),
-        "{'images': N, 'top1': %} measured at export on the first N test images (the quick release "
-        "rehearsal), or null",
+        "{'images': N, 'top1': %} measured at export on the seeded random N test images "
+        "`zoo eval --limit N` takes (the quick release rehearsal), or null",
     ),
     "grown_from": (
         False,

@@ -223,7 +223,8 @@ def evaluate_model(
         checkpoint: a zoo model file (or a directory holding one); or
         pretrained: load the published weights (``name.tag`` picks a tag).
         data_dir: where the data set lives (default: zoo.data.default_data_dir()).
-        limit: evaluate only the first `limit` test images (smoke runs).
+        limit: evaluate a seeded random subset of `limit` test images (`ArrayDataset.sample`: the
+            same images every time, the subset `zoo train --limit-test` takes with seed 0).
         download: see `zoo.data.load_dataset` (default: only into the default data dir).
     """
     _check_tta(tta)
@@ -232,8 +233,8 @@ def evaluate_model(
     spec = model_info(name)
     model, weights = load_weights(name, checkpoint=checkpoint, pretrained=pretrained)
     dataset = load_dataset(spec.dataset, "test", data_dir, download=download)
-    if limit is not None and limit < len(dataset):
-        dataset = dataset.subset(torch.arange(limit))
+    if limit is not None:
+        dataset = dataset.sample(limit)
     result = evaluate(model, dataset, batch_size=batch_size, tta=tta, device=device, progress=progress)
     return replace(result, model=name, weights=weights)
 

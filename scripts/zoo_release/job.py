@@ -65,7 +65,7 @@ REHEARSAL_IMAGES = 1000  # the suite's quick release rehearsal reproduces the to
 
 def measure(model: torch.nn.Module, dataset, device, plain=None) -> dict[str, Any]:
     """The manifest's metrics of `model`: top1, loss, exact_top1 and, on CIFAR-10, flip-TTA top1;
-    and ``rehearsal``, the top-1 of the first `REHEARSAL_IMAGES` test images.
+    and ``rehearsal``, the top-1 of the `REHEARSAL_IMAGES` test images `zoo eval --limit` takes.
 
     `plain`: an `EvalResult` already measured for these weights (saves a pass).
     """
@@ -78,7 +78,7 @@ def measure(model: torch.nn.Module, dataset, device, plain=None) -> dict[str, An
             metrics["exact_top1"] = round(plain.exact_top1, 2)
         if dataset.identity.startswith("cifar10"):  # MNIST digits are not mirror-symmetric
             metrics["top1_tta"] = round(evaluate(model, dataset, device=device, tta="flip").top1, 2)
-        subset = dataset.subset(torch.arange(min(REHEARSAL_IMAGES, len(dataset))))
+        subset = dataset.sample(REHEARSAL_IMAGES)  # what `zoo eval --limit 1000` evaluates
         metrics["rehearsal"] = {
             "images": len(subset),
             "top1": round(evaluate(model, subset, device=device).top1, 2),

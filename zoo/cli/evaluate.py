@@ -50,7 +50,8 @@ def eval_command(
     tta: TTAMode = tta_option(),
     batch_size: int = typer.Option(500, "--batch-size", min=1, help="Images per forward pass."),
     device: str = device_option(),
-    limit: int = typer.Option(None, "--limit", min=1, help="Evaluate only the first N test images."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Evaluate a random N-image subset of the test split (the same N images every time; what "
+        "`zoo train --limit-test N` takes with seed 0)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     confusion: Path = typer.Option(None, "--confusion", help="Also write the confusion matrix as a PNG."),
 ) -> None:
@@ -118,7 +119,7 @@ def _print_eval(result: EvalResult, confusion: Path | None) -> None:
     details = [f"loss {result.loss:.4f}"]
     if result.top1_no_tta is not None:
         details.append(f"TTA {result.tta} (without: {result.top1_no_tta:.2f} %)")
-    if result.exact_top1 is not None:
+    if result.exact_top1 is not None and result.exact_images != result.num_images:  # a different set
         details.append(f"exact images only ({result.exact_images}): {result.exact_top1:.2f} %")
     details.append(f"{result.img_per_s:,.0f} img/s on {result.device}")
     console.print(" · ".join(details), highlight=False)

@@ -72,6 +72,15 @@ class ArrayDataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    def sample(self, count: int, seed: int = 0) -> ArrayDataset:
+        """A seeded random subset of `count` images, in index order: what ``--limit-train``,
+        ``--limit-test`` and ``zoo eval --limit`` take (random, not the first N, so the classes stay
+        roughly balanced; on cifar10-jpeg the first 1,017 test images are the byte-exact ones)."""
+        if count >= len(self):
+            return self
+        chosen = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        return self.subset(chosen[:count].sort().values)
+
     def subset(self, indices: Indices) -> ArrayDataset:
         """The rows at `indices` (ints, a bool mask or a slice); identity, classes and mean/std are kept."""
         if not isinstance(indices, slice):

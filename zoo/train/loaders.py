@@ -53,12 +53,9 @@ def build_data(
                 f"limit_train = {config.limit_train} exceeds the {len(train_ds)} training images of "
                 f"{train_ds.identity}"
             )
-        # A seeded random subset (not the first N) keeps the classes roughly balanced.
-        chosen = torch.randperm(len(train_ds), generator=torch.Generator().manual_seed(config.seed))
-        train_ds = train_ds.subset(chosen[: config.limit_train].sort().values)
-    if config.limit_test is not None and config.limit_test < len(test_ds):
-        chosen = torch.randperm(len(test_ds), generator=torch.Generator().manual_seed(config.seed))
-        test_ds = test_ds.subset(chosen[: config.limit_test].sort().values)
+        train_ds = train_ds.sample(config.limit_train, config.seed)
+    if config.limit_test is not None:
+        test_ds = test_ds.sample(config.limit_test, config.seed)
     val_ds = None
     if recipe.val_size:
         try:
