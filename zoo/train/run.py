@@ -253,7 +253,7 @@ class TrainingRun:
         model_path = self.out / CHECKPOINT_DIR / MODEL_FILE
         result = TrainResult(self.out, model_path, best_path, final, best, history, self.record, epochs_run)
         if self.ctx.is_main and history:
-            plot_history(history, self.out)
+            plot_history(history, self.out, state.loss_curve)
             write_json(
                 self.out / RESULT_FILE,
                 {
