@@ -92,7 +92,7 @@ def write_json_atomic(path: str | Path, data: Any, *, durable: bool = True, **du
 
 
 def write_with(path: str | Path, write: Callable[[Path], Any], *, durable: bool = True) -> None:
-    """Replace `path` by what ``write(tmp_path)`` writes (e.g. safetensors' save_file), whole or not at all."""
+    """Replace `path` by what ``write(tmp_path)`` writes (e.g. safetensors' save_file), all or nothing."""
     with replacing(path, durable=durable) as tmp:
         write(tmp)
 
