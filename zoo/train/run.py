@@ -43,7 +43,7 @@ from .loop import (
 )
 from .optim import build_loss, build_optimizer, build_schedule
 from .record import TrainResult, banner, config_record
-from .report import EpochProgress, MetricsLog, plot_history, summary_line
+from .report import FEW_EPOCHS, EpochProgress, MetricsLog, plot_history, summary_line
 from .resume import RunState, restore_checkpoint, save_best_model, save_run_checkpoint
 from .rundir import CONFIG_FILE, kept_checkpoint
 from .runtime import choose_channels_last, choose_precision
@@ -115,7 +115,7 @@ class TrainingRun:
             mid = MidEpochCheckpoints(every, lambda tally: save_run_checkpoint(self, state, tally))
         for epoch in range(state.epoch + 1, recipe.epochs + 1):
             row, stats = self._epoch(epoch, state, progress, mid)
-            state.finish_epoch(row, stats, len(self.data.train))
+            state.finish_epoch(row, stats, len(self.data.train), curve=recipe.epochs <= FEW_EPOCHS)
             evaluated = row["val_acc"] is not None
             best = state.best
             if self.data.has_val and evaluated and (best is None or row["val_acc"] > best["val_acc"]):
