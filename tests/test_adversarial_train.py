@@ -226,8 +226,8 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tiny_cifar, tmp_path, cli, mo
     assert code == 1
     assert one_error(err) == (
         f"zoo: error: the disk is full: could not write {out}/checkpoint/training_state.safetensors "
-        f"(No space left on device); {out}/checkpoint still holds epoch 1, step 2 (the end of the epoch), "
-        f"complete: free space, then `zoo train lenet5 --out {out} --resume` continues at epoch 2, step 3"
+        f"(No space left on device); {out}/checkpoint still holds epoch 1, step 2 (the end of the epoch); "
+        f"free space, then `zoo train lenet5 --out {out} --resume` continues at epoch 2, step 3"
     )
     assert load_checkpoint(out)[1]["epoch"] == 1 and load_model(out)[1]["zoo.epoch"] == "1"
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["checkpoint"]
@@ -263,19 +263,19 @@ def _fill(disk: Path) -> None:
 
 
 KEPT_EPOCH_1 = (
-    "{out}/checkpoint still holds epoch 1, step 2 (the end of the epoch), complete: free space, then "
-    "{resume} continues at epoch 2, step 3"
+    "{out}/checkpoint still holds epoch 1, step 2 (the end of the epoch); free space, then {resume} "
+    "continues at epoch 2, step 3"
 )
 KEPT_ALL = (
-    "{out}/checkpoint still holds epoch 2, step 4 (the last), complete: free space, then {resume} "
-    "continues at the run's end (its plots and result.json)"
+    "{out}/checkpoint still holds epoch 2, step 4 (the last); free space, then {resume} continues at "
+    "the run's end (its plots and result.json)"
 )
 # Where the disk fills: just before the given call of a writer (module, name); the run's extra
 # arguments, the file that then fails, and what the message says is kept.
 FULL_DISK_AT = [
     pytest.param(
         "zoo.train.run", "write_json", 1, [], "config.json",
-        "nothing was saved: free space, then run the same command again", id="config.json",
+        "nothing was saved yet: free space, then run the same command again", id="config.json",
     ),
     pytest.param(
         "zoo.train.resume", "save_best", 1, ["--val-size", "16"], "best/model.safetensors",

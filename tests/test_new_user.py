@@ -84,7 +84,11 @@ def test_plots_say_what_ran_in_the_units_the_cli_prints(tiny_cifar, tmp_path, mo
     accuracy = figures["accuracy.png"].axes[0].get_lines()[0].get_ydata()
     assert figures["accuracy.png"].axes[0].get_ylabel() == "accuracy (%)"
     assert list(accuracy) == pytest.approx([100 * row["train_acc"] for row in run.history])
-    assert figures["loss.png"].axes[0].get_yscale() == "log"
+    curve, *per_epoch = figures["loss.png"].axes[0].get_lines()  # few epochs: the loss of every step
+    assert curve.get_label() == "train_loss (per step)" and len(curve.get_xdata()) == 2 * 4
+    assert 0 < min(curve.get_xdata()) and max(curve.get_xdata()) < 2 and len(per_epoch) == 2  # train, test
+    assert figures["loss.png"].axes[0].get_xlim()[0] < 0  # from the start of training, not from epoch 1
+    assert figures["loss.png"].axes[0].get_yscale() == "linear"  # a loss within one decade
     (lr,) = figures["lr.png"].axes[0].get_lines()
     assert len(lr.get_xdata()) == 2 * 4  # every step of the one-cycle schedule, not every epoch
     assert max(lr.get_ydata()) > max(lr.get_ydata()[0], lr.get_ydata()[-1])  # it rises, then falls

@@ -331,3 +331,42 @@ def test_each_loss_is_minimised_by_the_right_class(name):
     assert float(loss_fn(right, target)) < float(loss_fn(-right, target))
     model, before, *_ = _one_step(_tiny_recipe(loss=name))
     assert not torch.equal(model.weight, before)
+
+
+# --- plots -----------------------------------------------------------------------------------------
+
+
+def test_a_one_epoch_run_plots_its_steps_on_whole_epoch_ticks(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from zoo.train import get_recipe
+    from zoo.train.report import plot_history
+
+    record = {"config": {"model": "lenet5", "recipe": get_recipe("seed200").to_dict()}, "steps_per_epoch": 4}
+    (tmp_path / "config.json").write_text(json.dumps({**record, "dataset": {"identity": "cifar10"}}))
+    figures = {}
+
+    def savefig(fig, path, **_):
+        figures[fig.get_label()] = fig.axes[0]
+        real_savefig(fig, path, **_)
+
+    real_savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    row = {"epoch": 1, "train_loss": 2.2, "train_acc": 0.15, "test_loss": 2.1, "test_acc": 0.2, "lr": 0.1}
+    curve = [[0.125, 2.31], [0.375, 2.28], [0.625, 2.2], [0.875, 2.05]]
+    written = plot_history([row], tmp_path, curve)
+
+    assert [p.name for p in written] == ["loss.png", "accuracy.png", "lr.png"]
+    assert all(p.read_bytes()[:8] == PNG_MAGIC for p in written)
+    for ax in figures.values():
+        assert ax.get_xlim()[0] < 0 < 1 < ax.get_xlim()[1]  # the run from its start, not one dot
+        assert [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]] == [0, 1]
+    loss = figures["loss.png"]
+    assert [line.get_label() for line in loss.get_lines()] == [
+        "train_loss (per step)", "train_loss (epoch mean)", "test_loss",
+    ]  # fmt: skip
+    assert list(loss.get_lines()[0].get_ydata()) == [p[1] for p in curve]
+    assert all(line.get_marker() == "o" for line in figures["accuracy.png"].get_lines())
+    (lr,) = figures["lr.png"].get_lines()  # plateau before its first drop: constant, on a linear axis from 0
+    assert lr.get_label() == "lr 0.1 (constant)" and len(lr.get_xdata()) == 4
+    assert figures["lr.png"].get_ylim()[0] == 0 and figures["lr.png"].get_yscale() == "linear"

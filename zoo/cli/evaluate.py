@@ -50,8 +50,13 @@ def eval_command(
     tta: TTAMode = tta_option(),
     batch_size: int = typer.Option(500, "--batch-size", min=1, help="Images per forward pass."),
     device: str = device_option(),
-    limit: int = typer.Option(None, "--limit", min=1, help="Evaluate a random N-image subset of the test split (the same N images every time; what "
-        "`zoo train --limit-test N` takes with seed 0)."),
+    limit: int = typer.Option(
+        None,
+        "--limit",
+        min=1,
+        help="Evaluate a random N-image subset of the test split (the same N images every time; what "
+        "`zoo train --limit-test N` takes with seed 0).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     confusion: Path = typer.Option(None, "--confusion", help="Also write the confusion matrix as a PNG."),
 ) -> None:

@@ -220,10 +220,12 @@ def train_one_epoch(
         last = index + 1 == batches
         forced = checkpoints is not None and not last and checkpoints.due_by_steps(global_step + index + 1)
         if (index + 1) % every == 0 or last or forced:
-            timed = checkpoints is not None and not last and checkpoints.due_by_time()
-            # One collective per look: the first bad step and whether any rank's checkpoint is due.
-            status = torch.stack([first_bad, torch.full((), -int(forced or timed), device=device)])
-            bad, due = (int(v) for v in ctx.all_reduce(status, "min").tolist())
+            due = forced or (checkpoints is not None and not last and checkpoints.due_by_time())
+            if ctx.enabled:  # one collective: the first bad step of any rank, and whether any rank is due
+                status = torch.stack([first_bad, torch.full((), -int(due), device=device)])
+                bad, due = (int(v) for v in ctx.all_reduce(status, "min").tolist())
+            else:
+                bad = int(first_bad)
             if bad != _NO_STEP:
                 value = float(bad_value) if int(first_bad) == bad else float("nan")
                 raise NonFiniteLossError(

@@ -54,17 +54,29 @@ class MetricsLog:
         self.rewrite([*self.rows, row])
 
 
-def plot_history(history: list[dict[str, Any]], out: Path) -> list[Path]:
-    """loss.png (log axis), accuracy.png (%) and lr.png (every step) of a run, titled with its model,
-    recipe and data set (read from OUT/config.json); x in epochs (matplotlib, Agg backend)."""
+# Up to this many epochs the plots show steps: the training loss of every few steps, larger markers,
+# and an axis from 0 (the start of training) to the last epoch.
+FEW_EPOCHS = 10
+
+
+def plot_history(
+    history: list[dict[str, Any]], out: Path, loss_curve: list[list[float]] | None = None
+) -> list[Path]:
+    """loss.png, accuracy.png (%) and lr.png (every step) of a run, titled with its model, recipe and
+    data set (read from OUT/config.json); x in epochs, ticks on whole epochs (matplotlib, Agg backend).
+
+    `loss_curve`: ``[epoch, mean training loss]`` points of a few steps each (zoo.train.resume); with
+    few epochs loss.png draws it under the per-epoch points. A loss axis spanning a decade or more is
+    logarithmic.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     record = _run_record(out)
     epochs = [row["epoch"] for row in history]
+    few = bool(epochs) and epochs[-1] <= FEW_EPOCHS
     figures = {
         "loss.png": ("loss", ("train_loss", "val_loss", "test_loss"), 1.0),
         "accuracy.png": ("accuracy (%)", ("train_acc", "val_acc", "test_acc"), 100.0),
@@ -76,29 +88,58 @@ def plot_history(history: list[dict[str, Any]], out: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
         fig.set_label(filename)
         if filename == "lr.png" and steps is not None:
-            ax.plot(*steps, label="lr")
+            _plot_lr(ax, *steps)
         else:
+            if filename == "loss.png" and few and loss_curve:
+                x, y = zip(*loss_curve)
+                ax.plot(x, y, linewidth=1, alpha=0.7, color="tab:blue", label="train_loss (per step)")
             for key in keys:
                 points = [
                     (e, scale * row[key]) for e, row in zip(epochs, history) if row.get(key) is not None
                 ]
                 if points:
-                    ax.plot(*zip(*points), marker="o", markersize=3, label=key)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+                    per_step = key == "train_loss" and len(ax.get_lines()) > 0  # the curve is drawn
+                    label = f"{key} (epoch mean)" if per_step else key
+                    ax.plot(*zip(*points), marker="o", markersize=6 if few else 3, label=label)
+        _epoch_axis(ax, epochs[-1] if epochs else 1, few)
         ax.set_ylabel(ylabel)
-        if filename != "accuracy.png" and all(y > 0 for line in ax.get_lines() for y in line.get_ydata()):
+        values = [y for line in ax.get_lines() for y in line.get_ydata()]
+        if filename == "loss.png" and values and min(values) > 0 and max(values) >= 10 * min(values):
             ax.set_yscale("log")
         if record:
             ax.set_title(_title(record), fontsize=10)
         ax.grid(True, alpha=0.3)
-        if len(keys) > 1:
+        if len(ax.get_lines()) > 1 or filename == "lr.png":
             ax.legend()
         fig.tight_layout()
         write_file(out / filename, lambda tmp, fig=fig: fig.savefig(tmp, format="png"))
         plt.close(fig)
         written.append(out / filename)
     return written
+
+
+def _epoch_axis(ax: Any, last: int, few: bool) -> None:
+    """x in epochs with ticks on whole ones; with few epochs from 0, so one epoch is not one point."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if few:
+        pad = 0.03 * last
+        ax.set_xlim(-pad, last + pad)
+
+
+def _plot_lr(ax: Any, x: list[float], lrs: list[float]) -> None:
+    """The per-step learning rate: a log axis when it moves by a decade or more; a constant rate (the
+    plateau schedule before its first drop) on a linear axis from 0, its value in the legend."""
+    low, high = min(lrs), max(lrs)
+    if low == high:
+        ax.plot(x, lrs, label=f"lr {high:g} (constant)")
+        ax.set_ylim(0, 1.25 * high)
+        return
+    ax.plot(x, lrs, label=f"lr per step ({low:.3g} to {high:.3g})")
+    if low > 0 and high >= 10 * low:
+        ax.set_yscale("log")
 
 
 def _run_record(out: Path) -> dict[str, Any] | None:

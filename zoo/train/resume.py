@@ -42,10 +42,11 @@ class RunState:
     loss_curve: list[list[float]] = field(default_factory=list)  # [epoch (fractional), mean train loss]
     partial: EpochTally | None = None  # the epoch in progress, restored from a mid-epoch checkpoint
 
-    def finish_epoch(self, row: dict[str, Any], stats: EpochStats, batches: int) -> None:
-        """Record a completed epoch: its metrics row and its points of the loss curve."""
+    def finish_epoch(self, row: dict[str, Any], stats: EpochStats, batches: int, curve: bool) -> None:
+        """Record a completed epoch: its metrics row and, with `curve`, its points of the loss curve
+        (only plots of few epochs draw it: a long run would rewrite thousands at every checkpoint)."""
         start = self.epoch
-        for b, loss in enumerate(stats.loss_curve):  # each point at the middle of its block of steps
+        for b, loss in enumerate(stats.loss_curve if curve else []):  # each at the middle of its steps
             first, end = b * stats.curve_block, min((b + 1) * stats.curve_block, batches)
             self.loss_curve.append([start + (first + end) / 2 / batches, loss])
         self.epoch, self.step, self.partial = row["epoch"], stats.global_step, None

@@ -42,7 +42,7 @@ from .loop import (
 )
 from .optim import build_loss, build_optimizer, build_schedule
 from .record import TrainResult, banner, config_record
-from .report import EpochProgress, MetricsLog, plot_history, summary_line
+from .report import FEW_EPOCHS, EpochProgress, MetricsLog, plot_history, summary_line
 from .resume import RunState, restore_checkpoint, save_best_model, save_run_checkpoint
 from .rundir import CONFIG_FILE, kept_checkpoint
 from .runtime import choose_channels_last, choose_precision
@@ -114,7 +114,7 @@ class TrainingRun:
             mid = MidEpochCheckpoints(every, lambda tally: save_run_checkpoint(self, state, tally))
         for epoch in range(state.epoch + 1, recipe.epochs + 1):
             row, stats = self._epoch(epoch, state, progress, mid)
-            state.finish_epoch(row, stats, len(self.data.train))
+            state.finish_epoch(row, stats, len(self.data.train), curve=recipe.epochs <= FEW_EPOCHS)
             evaluated = row["val_acc"] is not None
             best = state.best
             if self.data.has_val and evaluated and (best is None or row["val_acc"] > best["val_acc"]):
@@ -252,7 +252,7 @@ class TrainingRun:
         model_path = self.out / CHECKPOINT_DIR / MODEL_FILE
         result = TrainResult(self.out, model_path, best_path, final, best, history, self.record, epochs_run)
         if self.ctx.is_main and history:
-            plot_history(history, self.out)
+            plot_history(history, self.out, state.loss_curve)
             write_json(
                 self.out / RESULT_FILE,
                 {

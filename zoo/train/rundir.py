@@ -176,15 +176,18 @@ def kept_checkpoint(out: Path) -> str:
     return f"{out / CHECKPOINT_DIR} still holds {position[0]}; {advice}"
 
 
-def _what_was_saved(out: Path, model: str) -> str:
-    resume = resume_command(out, model)
+def what_was_saved(out: Path, model: str, fix: str | None = None) -> str:
+    """What `out` holds to go on from and the command that goes on, to do after `fix` (e.g. "free
+    space") when something must be fixed first."""
+    then, resume = f"{fix}, then " if fix else "", resume_command(out, model)
     if not (out / CONFIG_FILE).is_file():
-        return "nothing was saved yet: run the same command again"
+        return f"nothing was saved yet: {then}run the same command again"
     recover(out)  # what a resume would find
     position = checkpoint_position(out)
     if position is None:
-        return f"no checkpoint was saved yet: {resume} starts it over"
-    return f"{out / CHECKPOINT_DIR} holds {position[0]}; {resume} continues at {position[1]}"
+        return f"no checkpoint was saved yet: {then}{resume} starts it over"
+    holds = "still holds" if fix else "holds"
+    return f"{out / CHECKPOINT_DIR} {holds} {position[0]}; {then}{resume} continues at {position[1]}"
 
 
 @contextlib.contextmanager
@@ -195,24 +198,8 @@ def interrupt_as_error(out: Path, model: str, *, enabled: bool = True) -> Iterat
     except KeyboardInterrupt:
         if not enabled:
             raise
-        saved = _what_was_saved(Path(out), model.partition(".")[0])
+        saved = what_was_saved(Path(out), model.partition(".")[0])
         raise TrainingInterrupted(f"interrupted: {saved}") from None
-
-
-def _write_failure(out: Path, model: str, error: WriteFailedError) -> str:
-    fix = "free space" if error.disk_full else "fix the cause"
-    resume = resume_command(out, model)
-    position = checkpoint_position(out)
-    if position is not None:
-        kept = (
-            f"{out / CHECKPOINT_DIR} still holds {position[0]}, complete: {fix}, then {resume} "
-            f"continues at {position[1]}"
-        )
-    elif (out / CONFIG_FILE).is_file():
-        kept = f"no checkpoint was saved yet: {fix}, then {resume} starts it over"
-    else:
-        kept = f"nothing was saved: {fix}, then run the same command again"
-    return f"{'the disk is full: ' if error.disk_full else ''}{error}; {kept}"
 
 
 @contextlib.contextmanager
@@ -222,4 +209,6 @@ def write_failures_as_error(out: Path, model: str) -> Iterator[None]:
     try:
         yield
     except WriteFailedError as error:
-        raise RunWriteError(_write_failure(Path(out), model.partition(".")[0], error)) from None
+        fix = "free space" if error.disk_full else "fix the cause"
+        saved = what_was_saved(Path(out), model.partition(".")[0], fix)
+        raise RunWriteError(f"{'the disk is full: ' if error.disk_full else ''}{error}; {saved}") from None
