@@ -78,10 +78,10 @@ def lenet5_train_args(
 
 
 def interrupt_training_at(monkeypatch, step: int) -> None:
-    """Make every model `zoo.create` builds raise KeyboardInterrupt (Ctrl-C) in training step `step`."""
-    import zoo
+    """Make every model training builds raise KeyboardInterrupt (Ctrl-C) in training step `step`."""
+    import zoo.train.init_from as init_from  # where training builds its model (zoo._builder.create)
 
-    real_create = zoo.create
+    real_create = init_from.create
 
     def create(*args, **kwargs):
         model, calls = real_create(*args, **kwargs), [0]
@@ -95,4 +95,4 @@ def interrupt_training_at(monkeypatch, step: int) -> None:
         model.register_forward_pre_hook(interrupt)
         return model
 
-    monkeypatch.setattr(zoo, "create", create)
+    monkeypatch.setattr(init_from, "create", create)

@@ -25,12 +25,12 @@ STEPS_PER_EPOCH = 128 // 16
 # (after writing a marker file), so the parent can SIGKILL it at a known point mid-epoch.
 CHILD = """
 import json, sys, time
-import zoo
+import zoo.train.init_from as init_from  # where training builds its model
 from zoo.train import train
 
 marker, park_at, out, data_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 run = json.loads(sys.argv[5])
-real_create = zoo.create
+real_create = init_from.create
 
 def create(*args, **kwargs):
     model = real_create(*args, **kwargs)
@@ -46,7 +46,7 @@ def create(*args, **kwargs):
     model.register_forward_pre_hook(park)
     return model
 
-zoo.create = create
+init_from.create = create
 train("lenet5", out=out, data_dir=data_dir, **run)
 """
 
@@ -174,10 +174,10 @@ def test_bad_checkpoint_intervals_say_how_to_write_one(value, tmp_path, cli):
 
 
 def test_non_finite_loss_names_the_step_and_keeps_the_last_checkpoint(tiny_cifar, tmp_path, cli, monkeypatch):
-    import zoo
+    import zoo.train.init_from as init_from  # where training builds its model
     from zoo.checkpoint import load_model
 
-    real_create = zoo.create
+    real_create = init_from.create
     poison_at = STEPS_PER_EPOCH + 3  # epoch 2, batch 3
 
     def create(*args, **kwargs):
@@ -194,7 +194,7 @@ def test_non_finite_loss_names_the_step_and_keeps_the_last_checkpoint(tiny_cifar
         model.register_forward_hook(poison)
         return model
 
-    monkeypatch.setattr(zoo, "create", create)
+    monkeypatch.setattr(init_from, "create", create)
     out = tmp_path / "nan"
     code, _, err = cli(
         *[
