@@ -83,3 +83,28 @@ def test_zoo_train_flags_are_the_options_table():
         }
         if name in NEGATABLE:
             assert flag(name, False) == param.secondary_opts
+
+
+def test_every_flag_of_every_command_reads_as_a_flag(cli):
+    import typer
+
+    from zoo.cli import app
+
+    def commands(group, path):
+        for name, command in group.commands.items():
+            yield [*path, name]
+            if hasattr(command, "commands"):
+                yield from commands(command, [*path, name])
+
+    for path in commands(typer.main.get_command(app), []):
+        code, out, _ = cli(*path, "--help")
+        assert code == 0 and "<bool>" not in out, f"zoo {' '.join(path)} --help shows a flag as <bool>"
+
+
+def test_zoo_check_names_plugins_and_models_alike(cli):
+    code, out, _ = cli("check", "lenet", "--json")  # a built-in plugin by its short name
+    assert code == 0 and [row["model"] for row in json.loads(out)["models"]] == ["lenet5"]
+    code, _, err = cli("check", "zoo.plugins.vggg")
+    assert code == 2 and "did you mean plugin zoo.plugins.vgg?" in err and "`zoo plugins`" in err
+    code, _, err = cli("check", "resnt18")
+    assert code == 2 and "did you mean model resnet18?" in err

@@ -115,6 +115,7 @@ def test_unreachable_mirror_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(DatasetError, match=f"could not download {MNIST_TEST[0]}") as info:
         load_dataset("mnist", "test", tmp_path, download=True)
     assert dead in str(info.value)
+    assert "without network, point --data-dir" in str(info.value)  # the way out on an offline machine
 
 
 def tiny_cifar_archive(path: Path) -> str:

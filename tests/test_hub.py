@@ -296,6 +296,13 @@ def test_push_refuses_a_checkpoint_of_another_model_or_without_metrics(hub_serve
     assert not hub_server.store.repos and load_manifest() == {}
 
 
+def test_zoo_push_without_metrics_is_bad_input_exit_2(hub_server, zoo_manifest, tmp_path, cli):
+    path, _ = _checkpoint(tmp_path, seed=1)
+    code, _, err = cli("push", "lenet5", "--checkpoint", path, "--repo-id", REPO)
+    assert code == 2 and err.count("\n") == 1 and "no measured top-1" in err and "--metrics" in err
+    assert not hub_server.store.repos
+
+
 def test_push_reads_zoo_eval_json(hub_server, zoo_manifest, tmp_path):
     path, _ = _checkpoint(tmp_path, seed=1)
     eval_json = tmp_path / "eval.json"

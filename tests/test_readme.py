@@ -40,3 +40,16 @@ def test_readme_and_study_reports_link_files_that_exist():
         for target in re.findall(r"\]\(([^)#\s]+)\)", page.read_text()):
             if not re.match(r"[a-z]+://", target):
                 assert (page.parent / target).is_file(), f"{page.relative_to(REPO)} links {target!r}"
+
+
+def test_readme_recipe_table_lists_every_builtin_recipe():
+    import zoo
+
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("| recipe | source |", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"^\| `([a-z0-9_-]+)`", table, re.M))
+    owner = zoo.registry().owner
+    builtin = {name for name in zoo.train.list_recipes() if owner("recipes", name) == "zoo.plugins.recipes"}
+    assert listed == builtin
+    words = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
+    assert f"the {words[len(builtin)]} below are registered" in readme

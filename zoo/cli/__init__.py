@@ -38,16 +38,22 @@ def _tidy_help(group: Any) -> None:
     )
     for name, command in group.commands.items():
         command.rich_help_panel = panels.get(name, "Other")  # a command not listed above still shows
-        helps = [c.get_help_option(typer.Context(c)) for c in (group, command)]  # created once, cached
-        for param in [*group.params, *command.params, *filter(None, helps)]:
-            if getattr(param, "is_flag", False) and param.metavar is None:
-                param.metavar = ""
-            elif param.param_type_name == "argument":
-                param.metavar = param.metavar or param.name.upper()
-                usage = (param.metavar if param.required else f"[{param.metavar}]") + "..." * (
-                    param.nargs != 1
-                )
-                param.get_usage_pieces = lambda ctx, usage=usage: [usage]  # not typer's "{model}"
+        _tidy_params(group, command)
+
+
+def _tidy_params(group: Any, command: Any) -> None:
+    """Flags without a ``<bool>`` type and arguments as NAME, in `command` and, for a group such
+    as `zoo study`, in each of its subcommands."""
+    helps = [c.get_help_option(typer.Context(c)) for c in (group, command)]  # created once, cached
+    for param in [*group.params, *command.params, *filter(None, helps)]:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+        elif param.param_type_name == "argument":
+            param.metavar = param.metavar or param.name.upper()
+            usage = (param.metavar if param.required else f"[{param.metavar}]") + "..." * (param.nargs != 1)
+            param.get_usage_pieces = lambda ctx, usage=usage: [usage]  # not typer's "{model}"
+    for sub in getattr(command, "commands", {}).values():
+        _tidy_params(command, sub)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -58,6 +64,8 @@ def _fail(message: str, code: int = 2) -> None:
 def _finite_numbers(group: Any) -> None:
     """Every number option of every command must be finite (parsing accepts inf and nan)."""
     for command in group.commands.values():
+        if hasattr(command, "commands"):  # a group (`zoo study`, `zoo campaign`): its subcommands
+            _finite_numbers(command)
         if command.callback is None:
             continue
         names = {p.name: (p.opts or [p.name])[0] for p in command.params}

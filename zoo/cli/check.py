@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .. import list_plugins, registry
+from .. import UnknownModelError, list_plugins, registry
+from .._plugin_manager import BUILTIN_PACKAGE
+from .._registry import suggest
 from ._app import CliUsageError, app
 
 
@@ -26,14 +28,36 @@ def _targets(names: list[str], all_models: bool) -> tuple[list[str], list[str]]:
             )
     models, failed = [], []
     for name in names:
-        record = records.get(name)
+        record = records.get(name) or records.get(f"{BUILTIN_PACKAGE}.{name}")  # `vgg` for zoo.plugins.vgg
         if record is None:
-            models.append(registry().declared(name).name)  # an unknown name: exit 2 with suggestions
+            models.append(_model_named(name, records))
         elif record.error or record.disabled:
             failed.append(f"plugin {name!r}: " + (record.error or "disabled by ZOO_DISABLE_PLUGINS"))
         else:
             models += record.models
     return list(dict.fromkeys(models)), failed
+
+
+def _model_named(name: str, plugins: dict) -> str:
+    """The model `name` names; else one line suggesting the plugins and models it may mean."""
+    try:
+        return registry().declared(name).name
+    except UnknownModelError:
+        short = {p.removeprefix(f"{BUILTIN_PACKAGE}."): p for p in plugins}
+        close = [
+            short.get(s, s) for s in suggest(name.removeprefix(f"{BUILTIN_PACKAGE}."), [*short, *plugins])
+        ]
+        models = suggest(name, registry().names())
+        hints = [
+            f"plugin {', '.join(dict.fromkeys(close))}" if close else "",
+            f"model {', '.join(models)}" if models else "",
+        ]
+        hint = " or ".join(h for h in hints if h)
+        raise CliUsageError(
+            f"no plugin or model is called {name!r}"
+            + (f"; did you mean {hint}?" if hint else "")
+            + " (`zoo plugins` lists the plugins, `zoo list` the models)"
+        ) from None
 
 
 @app.command("check")

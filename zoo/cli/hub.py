@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..hub import HubError, export, pull, push, push_folder
+from ..hub import HubError, PushError, export, pull, push, push_folder
 from ..hub._push import RepoIdError, check_repo_id
 from ..weights.lookup import PullSourceError
 from ._app import ClickException, CliUsageError, app
@@ -102,6 +102,8 @@ def push_command(
                 commit_message=message,
                 update_manifest=not no_manifest,
             )
+    except PushError as error:  # what was asked cannot be published (no metrics, another model): bad input
+        raise CliUsageError(str(error)) from None
     except HubError as error:
         raise _fail_on_hub_error(error) from None
     if as_json:

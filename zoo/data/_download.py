@@ -17,6 +17,11 @@ from urllib.error import URLError
 
 from .array_dataset import DatasetError
 
+# Said after a failed download: on a machine without network the data must come from a folder.
+OFFLINE_HINT = (
+    "without network, point --data-dir (data_dir, ZOO_DATA_DIR) at a directory that already holds the "
+    "data set (cifar-10-batches-py/ or MNIST/raw/ inside it)"
+)
 DOWNLOAD_HINT = (
     "pass --download (download=True) to download the official release into it, or point --data-dir "
     "(data_dir, ZOO_DATA_DIR) at a directory that holds it"
@@ -59,7 +64,9 @@ def fetch(urls: Sequence[str], staging: Path, filename: str, md5: str, *, extrac
         except (URLError, OSError, ValueError) as error:
             failures.append(f"{url}: {error}")
         (staging / filename).unlink(missing_ok=True)
-    raise DatasetError(f"could not download {filename} into {staging.parent}: " + "; ".join(failures))
+    raise DatasetError(
+        f"could not download {filename} into {staging.parent}: " + "; ".join(failures) + f"; {OFFLINE_HINT}"
+    )
 
 
 def move_into_place(source: Path, target: Path) -> None:

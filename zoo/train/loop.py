@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .._errors import ZooError
 from .distributed import DistContext
 from .optim import Schedule
 from .options import CheckpointEvery
@@ -19,8 +20,11 @@ from .runtime import Precision
 _NO_STEP = torch.iinfo(torch.int64).max
 
 
-class TrainingFailedError(FloatingPointError):
-    """Training stopped because the loss went bad; the message names the step."""
+class TrainingFailedError(ZooError, FloatingPointError):
+    """Training stopped because the loss went bad; the message names the step (exit code 1: the
+    input was fine, the run was not)."""
+
+    exit_code = 1
 
 
 class NonFiniteLossError(TrainingFailedError):

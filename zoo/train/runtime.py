@@ -15,12 +15,13 @@ from dataclasses import dataclass
 
 import torch
 
+from .._errors import ZooError
 from .choices import PRECISIONS
 
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class PrecisionError(ValueError):
+class PrecisionError(ZooError, ValueError):
     """A precision the device cannot run."""
 
 
