@@ -107,6 +107,9 @@ def _export(plan: Plan, step: Step, releases: Path, manifest: Path, env: dict[st
         "--repo-id", step.repo_id, "--tag", step.tag, "--trained-on", trained_on(plan, step, run),
         "--releases", releases, *(["--half"] if step.dtype == "float16" else []),
     ]  # fmt: skip
+    if step.grow_from is not None:  # the manifest says what the weights grew from: MODEL.TAG
+        source = plan.source_step(step)
+        argv += ["--grown-from", f"{source.model}.{source.tag}" if source else step.grow_from]
     data_dir = step.data_dir or (run.record or {}).get("config", {}).get("data_dir")
     if data_dir is None:
         raise CampaignError(f"step {step.name}: publish needs the data set: set data_dir in the plan")
