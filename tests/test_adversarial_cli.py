@@ -58,7 +58,8 @@ def test_a_malformed_checkpoint_is_one_line_for_eval_and_push(checkpoint, tmp_pa
     release = tmp_path / "release"
     code, _, err = cli("push", "lenet5", "--checkpoint", bad, "--repo-id", "org/lenet5", "--export", release)
     line = one_error(err)
-    assert code == 1 and line.startswith(start) and line.endswith(end)
+    # the same bad input, the same exit code as for eval
+    assert code == 2 and line.startswith(start) and line.endswith(end + " (see `zoo push --help`)")
     assert not release.exists() and zoo_manifest.read_bytes() == manifest
 
 

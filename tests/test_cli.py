@@ -16,7 +16,10 @@ def test_list_json_has_exact_counts(cli):
     assert rows["lenet5"]["params"] == 62_006
     assert rows["resnet18"]["params"] == 11_173_962
     assert set(rows) == set(zoo.list_models())
-    assert rows["resnet18"]["input_size"] == [3, 32, 32] and rows["resnet18"]["weights"] == []
+    assert rows["resnet18"]["input_size"] == [3, 32, 32]
+    assert rows["lenet5"]["weights"] == ["cifar10-jpeg"]
+    no_weights = zoo.list_models(pretrained=False)[0]
+    assert rows[no_weights]["weights"] == []
 
 
 def test_list_table_pattern_and_family(cli):

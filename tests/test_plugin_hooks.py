@@ -212,7 +212,7 @@ def test_zoo_check_reports_what_to_declare(tmp_path, monkeypatch, fresh_registry
     code, out, _ = cli("check", "toynet_ok")
     assert code == 0 and "ok" in out
     code, _, err = cli("check", "toynett")
-    assert code == 2 and "did you mean toynet" in err
+    assert code == 2 and "did you mean model toynet?" in err
 
 
 def test_zoo_check_without_a_third_party_plugin_says_what_to_name(fresh_registry, cli):

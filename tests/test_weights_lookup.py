@@ -109,7 +109,7 @@ def test_zoo_info_shows_the_default_weights_score_and_where_they_come_from(insta
     assert code == 0 and details["tag"] == "cifar10-jpeg"
     assert details["top-1"] == f"{published['metrics']['top1']:.2f} % (cifar10-jpeg)"
     assert details["from"].startswith("the checkout's releases/")
-    code, out, _ = cli("info", "resnet18", "--json")  # no weights: nothing to show
+    code, out, _ = cli("info", zoo.list_models(pretrained=False)[0], "--json")  # no weights: nothing to show
     assert code == 0 and "weights_entry" not in json.loads(out)
 
 
