@@ -1,15 +1,26 @@
-"""zoo's default training path against a plain fp32 eager PyTorch loop, side by side, per model.
+"""Training speed on this CPU against its limit, per model: zoo's whole loop, the bare step, plain fp32.
 
-For each model, at its default recipe's batch size, on the same random data:
-  plain    the loop a user writes: fp32, contiguous tensors already normalised, forward, loss,
-           backward, SGD step. No data pipeline at all.
+For each model, at its default recipe's batch size, on random data, the script times three things,
+alternating them `--repeats` times so that machine load hits all alike (the medians are printed):
+  plain    the textbook fp32 step: contiguous tensors ready in memory, forward, loss, backward, SGD step
+  bare     the same step in bf16 autocast on channels_last tensors: what the CPU's fast kernels reach
   zoo      what `zoo train` runs by default on this device: zoo.train.loop.train_one_epoch over a
            zoo.data.DeviceLoader (uint8 images normalised and augmented per batch as the recipe says),
-           with the precision and memory format zoo.train.runtime picks ("auto").
-Both time `--steps` steps after `--warmup` untimed ones, alternating plain/zoo `--repeats` times so
-that machine load hits both alike; the ratio is the median zoo img/s over the median plain img/s.
+           with the precision and memory format zoo.train.runtime picks ("auto")
+and, once first, the bf16 matmul peak: a large bf16 matrix product on all threads (the best of a few).
 
-    python benchmarks/cpu_training.py [--models resnet18 fast_resnet9 vgg11 alexnet mlp22] [--steps 4]
+Columns:
+  e2e img/s    images per second of `zoo`, the whole training loop with its data pipeline
+  bare img/s   images per second of `bare`
+  x fp32       bare img/s / plain img/s: what bf16 autocast and channels_last buy
+  peak %       bare FLOP/s as a share of the measured bf16 matmul peak; a step's FLOPs are
+               3 x forward MACs (zoo.model_info(name).macs) x 2 per image (forward, two backward)
+  loop %       e2e img/s / bare img/s: what the loop around the step keeps of it
+  zoo settings the precision and memory format `zoo` ran with
+
+    python benchmarks/cpu_training.py [--models resnet18 fast_resnet9] [--steps 4] [--repeats 3]
+
+The default models: every built-in model with a convolution (the seed models but the MLPs, and airbench94).
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from contextlib import nullcontext
 
 import torch
 from torch import nn
@@ -32,29 +44,51 @@ from zoo.train.recipes import default_recipe_name, get_recipe
 from zoo.train.report import EpochProgress
 from zoo.train.runtime import choose_channels_last, choose_precision
 
-MODELS = ("resnet18", "fast_resnet9", "vgg11", "alexnet", "mlp22")
+
+def conv_models() -> list[str]:
+    """Every built-in model with a convolution (built on the meta device: no memory, no init)."""
+    names = []
+    for name in zoo.list_models():
+        if not zoo.model_info(name).plugin.startswith("zoo.plugins."):
+            continue  # a third-party plugin's model
+        with torch.device("meta"):
+            model = zoo.create(name)
+        if any(isinstance(m, nn.Conv2d) for m in model.modules()):
+            names.append(name)
+    return names
 
 
-def _images(spec, n: int) -> ArrayDataset:
-    channels, height, width = spec.input_size if len(spec.input_size) == 3 else (1, 28, 28)
-    generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (n, channels, height, width), dtype=torch.uint8, generator=generator)
-    labels = torch.randint(0, spec.num_classes, (n,), generator=generator)
-    classes = tuple(str(i) for i in range(spec.num_classes))
-    return ArrayDataset(images, labels, "random", classes, (0.5,) * channels, (0.25,) * channels)
+def bf16_peak(size: int = 2048, repeats: int = 5, seconds: float = 0.5) -> float:
+    """FLOP/s of a `size`-square bf16 matmul on all threads: the best of `repeats` timings of `seconds`."""
+    a, b = (torch.randn(size, size).to(torch.bfloat16) for _ in range(2))
+    out = torch.empty(size, size, dtype=torch.bfloat16)
+    for _ in range(3):  # oneDNN picks and primes its kernel
+        torch.mm(a, b, out=out)
+    best = 0.0
+    for _ in range(repeats):
+        done, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds:
+            torch.mm(a, b, out=out)
+            done += 1
+        best = max(best, 2 * size**3 * done / elapsed)
+    return best
 
 
-def plain_loop(name: str, batch: int, steps: int, warmup: int) -> float:
-    """img/s of the textbook fp32 loop."""
+def bare_step(name: str, batch: int, steps: int, warmup: int, *, fast: bool) -> float:
+    """img/s of forward, loss, backward and SGD step on ready tensors: fp32, or with `fast` bf16
+    autocast on channels_last."""
     spec = zoo.model_info(name)
-    model = zoo.create(name).train()
+    layout = torch.channels_last if fast else torch.contiguous_format
+    model = zoo.create(name).train().to(memory_format=layout)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()
-    x = torch.randn(batch, *spec.input_size)
+    x = torch.randn(batch, *spec.input_size).contiguous(memory_format=layout)
     y = torch.randint(0, spec.num_classes, (batch,))
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if fast else nullcontext
 
     def step() -> None:
-        loss = loss_fn(model(x), y)
+        with autocast():
+            loss = loss_fn(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -65,6 +99,15 @@ def plain_loop(name: str, batch: int, steps: int, warmup: int) -> float:
     for _ in range(steps):
         step()
     return batch * steps / (time.perf_counter() - start)
+
+
+def _images(spec, n: int) -> ArrayDataset:
+    channels, height, width = spec.input_size
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, channels, height, width), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(0, spec.num_classes, (n,), generator=generator)
+    classes = tuple(str(i) for i in range(spec.num_classes))
+    return ArrayDataset(images, labels, "random", classes, (0.5,) * channels, (0.25,) * channels)
 
 
 def zoo_path(name: str, batch: int, steps: int, warmup: int) -> tuple[float, str]:
@@ -105,27 +148,33 @@ def zoo_path(name: str, batch: int, steps: int, warmup: int) -> tuple[float, str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--models", nargs="+", help="default: every built-in model with a convolution")
     parser.add_argument("--steps", type=int, default=4, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating plain/zoo measurements")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating plain/bare/zoo measurements")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu capability "
-          f"{torch.backends.cpu.get_cpu_capability()}")  # fmt: skip
-    print(f"{'model':<14}{'batch':>6}{'plain fp32 img/s':>18}{'zoo img/s':>12}{'ratio':>8}  zoo settings")
-    for name in args.models:
+    peak = bf16_peak()
+    capability = torch.backends.cpu.get_cpu_capability()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu capability {capability}; "
+          f"bf16 matmul peak {peak / 1e9:.0f} GFLOP/s")  # fmt: skip
+    print(f"{'model':<18}{'batch':>6}{'e2e img/s':>11}{'bare img/s':>12}{'x fp32':>8}{'peak %':>8}"
+          f"{'loop %':>8}  zoo settings")  # fmt: skip
+    for name in args.models or conv_models():
         batch = get_recipe(default_recipe_name(name)).batch_size
-        plain, ours = [], []
+        runs: dict[str, list[float]] = {"plain": [], "bare": [], "zoo": []}
         for _ in range(args.repeats):
-            plain.append(plain_loop(name, batch, args.steps, args.warmup))
+            runs["plain"].append(bare_step(name, batch, args.steps, args.warmup, fast=False))
+            runs["bare"].append(bare_step(name, batch, args.steps, args.warmup, fast=True))
             speed, settings = zoo_path(name, batch, args.steps, args.warmup)
-            ours.append(speed)
-        p, z = statistics.median(plain), statistics.median(ours)
-        print(f"{name:<14}{batch:>6}{p:>18.0f}{z:>12.0f}{z / p:>7.2f}x  {settings}", flush=True)
+            runs["zoo"].append(speed)
+        plain, bare, ours = (statistics.median(runs[k]) for k in ("plain", "bare", "zoo"))
+        share = bare * 6 * zoo.model_info(name).macs / peak  # 3 x forward MACs x 2 FLOPs per image
+        print(f"{name:<18}{batch:>6}{ours:>11.0f}{bare:>12.0f}{bare / plain:>7.2f}x{share:>8.0%}"
+              f"{ours / bare:>8.0%}  {settings}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""airbench94 beside `zoo train fast_resnet9 --recipe fast` on one GPU (docs/gpu_release.md, step 6).
+"""airbench94 beside `zoo train fast_resnet9 --recipe fast` on one GPU (docs/gpu_release.md, "Speed anchor").
 
-On the device machine, with airbench installed from a carried wheel and CIFAR-10 staged in /tmp/c:
-    PYTHONPATH=/tmp/site:$PWD python3 scripts/gpu_speed_anchor.py --data-dir /tmp/c --out $OUT/anchor.json
+On the GPU machine, with airbench importable (installed, or a wheel unpacked onto PYTHONPATH):
+    PYTHONPATH=$PWD python3 scripts/gpu_speed_anchor.py --data-dir DATA --out anchor.json
 """
 
 from __future__ import annotations
@@ -13,14 +13,18 @@ import tempfile
 from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data-dir", type=Path, required=True, help="the folder holding cifar-10-batches-py/"
     )
     parser.add_argument("--out", type=Path, required=True, help="the JSON written")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each (after a warm-up)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     out = args.out.resolve()  # airbench changes the working directory
 
     import torch

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Keeps releases/ off a lent GPU machine: the device tool sends the whole working tree (tracked and
-# untracked-not-ignored files) in each call, within 64 MiB together with the carried CIFAR-10 part
-# (about 61 MB), so the weights in releases/ would leave no room for the data.
+# Keeps releases/ off a GPU machine that receives the working tree (tracked and untracked-not-ignored
+# files) with each command under a size limit: this project's lent machine takes 64 MiB a call,
+# together with the carried CIFAR-10 part (about 61 MB), so the weights in releases/ would leave no
+# room for the data. (Over ssh with rsync or git, nothing needs parking.)
 #   scripts/releases-park.sh park     untrack releases/ in the index and ignore it (files stay on disk)
 #   scripts/releases-park.sh unpark   undo both; `git status` is clean again
 # Nothing is committed or moved either way; run `unpark` before committing.

@@ -23,32 +23,47 @@ RESULTS = README.parent / "benchmarks" / "results"
 START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"
 
 
+def _newest_run(path: Path) -> str:
+    """The date of the newest row in a bench CSV (file times are checkout times in a clone)."""
+    with path.open(newline="") as f:
+        return max((row["date"] for row in csv.DictReader(f)), default="")
+
+
 def _speeds() -> tuple[dict[str, dict[str, str]], str]:
-    """Per model {mode: img/s} from the most recent CPU bench CSV, and that file's name."""
-    files = (
-        sorted(RESULTS.glob("bench-cpu*.csv"), key=lambda p: p.stat().st_mtime) if RESULTS.is_dir() else []
-    )
+    """Per model {mode: figure} from the bench CSV with the newest run, and a footnote naming it.
+
+    A model's newest row per mode wins: the table shows one run's settings (which the footnote
+    states), not the best of several.
+    """
+    files = sorted(RESULTS.glob("bench-cpu*.csv"), key=_newest_run) if RESULTS.is_dir() else []
     if not files:
         return {}, ""
     speeds: dict[str, dict[str, str]] = {}
+    settings: dict[str, set[str]] = {}
+    channels_last = False
     with files[-1].open(newline="") as f:
-        for row in csv.DictReader(f):
-            if row.get("channels_last", "False") in ("False", "0", "") and row.get("amp", "none") in (
-                "none",
-                "False",
-                "",
-            ):
-                value = (
-                    f"{float(row['latency_ms']):,.1f}"
-                    if row["mode"] == "latency"
-                    else f"{float(row['img_per_s']):,.0f}"
-                )
-                speeds.setdefault(row["model"], {})[row["mode"]] = value
-    return speeds, files[-1].name
+        for row in sorted(csv.DictReader(f), key=lambda r: r["date"]):
+            mode = row["mode"]
+            value = (
+                f"{float(row['latency_ms']):,.1f}" if mode == "latency" else f"{float(row['img_per_s']):,.0f}"
+            )
+            speeds.setdefault(row["model"], {})[mode] = value
+            settings.setdefault("precision", set()).add(row["precision"])
+            if mode != "latency":
+                settings.setdefault(f"{mode} batch", set()).add(row["batch"])
+            device, torch_version = row["device"], row["torch"]
+            channels_last = channels_last or row["channels_last"] == "True"
+    said = "; ".join(f"{key} {'/'.join(sorted(values))}" for key, values in settings.items())
+    layout = "channels_last on models with a convolution" if channels_last else "NCHW"
+    footnote = (
+        f"Speed columns: `zoo bench --all` on {device}, torch {torch_version} ({said}; {layout}), "
+        f"from `benchmarks/results/{files[-1].name}`."
+    )
+    return speeds, footnote
 
 
 def render() -> str:
-    speeds, source = _speeds()
+    speeds, source = _speeds()  # source: the footnote
     modes = sorted({m for per_model in speeds.values() for m in per_model})
     published = load_base_manifest()  # an installed plugin's weights must not change the README
     header = ["model", "family", "params", "MACs", "input", "paper", "seed", "seed's top-1"]
@@ -76,10 +91,7 @@ def render() -> str:
         ] + [speeds.get(spec.name, {}).get(m, "-") for m in modes]
         lines.append("| " + " | ".join(row) + " |")
     if source:
-        lines.append(
-            f"\nSpeed columns: `zoo bench` on CPU (batch 64 unless noted), "
-            f"from `benchmarks/results/{source}`."
-        )
+        lines.append(f"\n{source}")
     return "\n".join(lines)
 
 

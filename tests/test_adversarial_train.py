@@ -1,5 +1,6 @@
 """Hostile and careless use of `zoo train` and of its run directories: corrupted and malformed
-checkpoints, concurrent runs, an unwritable --out, a full disk, Ctrl-C, an empty --data-dir.
+checkpoints, concurrent runs, an unwritable --out, a full disk (the other workflows' writers on a full
+disk: test_adversarial_disk.py), Ctrl-C, an empty --data-dir.
 Each case asserts what the user sees (exit code, one `zoo: error:` line naming the file) and that
 nothing was overwritten.
 
@@ -9,7 +10,6 @@ Issue 11 items 3, 4, 6, 7, 10, 11, 18, 20.
 from __future__ import annotations
 
 import errno
-import gc
 import json
 import os
 import shutil
@@ -20,9 +20,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from full_disk import fill
 from helpers import flip_byte, interrupt_training_at, one_error, snapshot
 
 pytest.importorskip("torch")
+pytest_plugins = ["full_disk"]  # the fixture `small_disk`
 
 RUN = dict(epochs=1, limit_train=32, batch_size=16, val_size=16)  # one step; best/ too
 TINY = ["--limit-train", "32", "--batch-size", "16"]
@@ -233,35 +235,6 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tiny_cifar, tmp_path, cli, mo
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["checkpoint"]
 
 
-@pytest.fixture
-def small_disk(tmp_path) -> Path:
-    """A 3 MiB tmpfs to fill (mounting needs root with CAP_SYS_ADMIN; skipped elsewhere)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mount = ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)]
-    try:
-        done = subprocess.run(mount, capture_output=True, text=True)
-    except FileNotFoundError:
-        pytest.skip("no mount command: cannot make a small disk to fill")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs to fill ({done.stderr.strip()}): needs root with CAP_SYS_ADMIN")
-    yield disk
-    gc.collect()  # tensors read from the disk's files map them until collected: the disk would be busy
-    if subprocess.run(["umount", str(disk)]).returncode:
-        subprocess.run(["umount", "--lazy", str(disk)], check=True)
-
-
-def _fill(disk: Path) -> None:
-    """Fill `disk` to the last byte with a ballast file."""
-    with open(disk / "ballast", "ab", buffering=0) as ballast:
-        for chunk in (1 << 16, 1 << 12, 1):
-            try:
-                while True:
-                    ballast.write(b"\0" * chunk)
-            except OSError as error:
-                assert error.errno == errno.ENOSPC
-
-
 KEPT_EPOCH_1 = (
     "{out}/checkpoint still holds epoch 1, step 2 (the end of the epoch); free space, then {resume} "
     "continues at epoch 2, step 3"
@@ -313,7 +286,7 @@ def test_a_full_disk_is_one_line_and_the_last_checkpoint_survives(
     def filling_first(*a, **k):
         calls.append(1)
         if len(calls) == call:
-            _fill(small_disk)
+            fill(small_disk)
         return real(*a, **k)
 
     monkeypatch.setattr(owner, name, filling_first)

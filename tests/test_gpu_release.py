@@ -1,8 +1,9 @@
 """The GPU release job (scripts/zoo_release/, scripts/gpu_release.py) rehearsed on CPU with lenet5.
 
-The device machine is lent by chance, so everything but the GPU itself is tested here: the plan, the
-skipping, the per-call transport limits, shards and parts, the collect step through `zoo.hub.export`,
-half-precision releases loading into float32 models, and the runbook's commands.
+A GPU machine is not always at hand, so everything but the GPU itself is tested here: the plan, the
+skipping, the fetch limits of the transport, shards and parts, the collect step through
+`zoo.hub.export` (from gathered outboxes or a work folder copied back), half-precision releases
+loading into float32 models, and the runbook's commands.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def test_send_keeps_each_call_within_the_limits_and_fetches_the_rest_later(tmp_p
         {"eval.json": 10, "model-00001-of-00002.safetensors": 600, "model-00002-of-00002.safetensors": 600},
     )
     _finished(work, "b", {"eval.json": 10, "config.json": 10, "model.safetensors": 300})
-    first = transport.send(work, calls[0], max_files=4, max_bytes=1000)
+    limits = transport.Limits(files=4, bytes=1000)
+    first = transport.send(work, calls[0], limits=limits)
     # a's second shard does not fit the bytes left: b's smaller files go in its place.
     assert first.files == [
         "a/eval.json",
@@ -107,7 +109,7 @@ def test_send_keeps_each_call_within_the_limits_and_fetches_the_rest_later(tmp_p
         "b/eval.json",
         "b/config.json",
     ]
-    second = transport.send(work, calls[1], max_files=4, max_bytes=1000)
+    second = transport.send(work, calls[1], limits=limits)
     assert second.files == ["a/model-00002-of-00002.safetensors", "b/model.safetensors"]
     assert not second.remaining and "nothing left" in second.summary()
     again = transport.send(work, calls[2], ["b/model.safetensors"])
@@ -116,21 +118,93 @@ def test_send_keeps_each_call_within_the_limits_and_fetches_the_rest_later(tmp_p
         transport.send(work, calls[2], ["b/nothing"])
 
 
+def _fetch_all(work: Path, root: Path, limits: transport.Limits) -> list[Path]:
+    """Outboxes of successive fetches until nothing is left, as the fetch loop of the runbook does."""
+    outboxes = []
+    while not outboxes or transport.send(work, outboxes[-1], limits=limits).remaining:
+        outboxes.append(root / f"fetch{len(outboxes)}")
+        assert len(outboxes) < 50, "the fetches never end"
+    return [o for o in outboxes if o.is_dir()]
+
+
+# 8 files, 1320 bytes: the smaller a limit, the more fetches bring them back.
+@pytest.mark.parametrize(
+    "limits, fetches",
+    [(transport.Limits(files=2), 4), (transport.Limits(bytes=650), 3), (transport.Limits(0, 0), 1)],
+    ids=["2 files", "650 bytes", "no limit"],
+)
+def test_the_fetch_limits_set_how_many_fetches_bring_everything_back(tmp_path, limits, fetches):
+    sizes = {"eval.json": 10, "config.json": 20, "metrics.csv": 30, "model.safetensors": 600}
+    _finished(tmp_path / "work", "a", sizes)
+    _finished(tmp_path / "work", "b", sizes)
+    outboxes = _fetch_all(tmp_path / "work", tmp_path, limits)
+    held = [sorted(p.relative_to(o).as_posix() for p in o.rglob("*") if p.is_file()) for o in outboxes]
+    assert sorted(sum(held, [])) == sorted(f"{m}/{n}" for m in "ab" for n in sizes), "each file once"
+    for files, outbox in zip(held, outboxes):
+        assert limits.fits(len(files), sum((outbox / f).stat().st_size for f in files)), files
+    assert len(outboxes) == fetches, held
+
+
+def test_a_file_no_fetch_can_bring_back_is_refused_with_the_flags_to_change(tmp_path):
+    _finished(tmp_path / "work", "a", {"eval.json": 10, "model.safetensors": 600})
+    with pytest.raises(transport.LimitsError, match=r"a/model.safetensors \(600 bytes\).*--max-bytes"):
+        transport.send(tmp_path / "work", tmp_path / "out", limits=transport.Limits(bytes=500))
+    assert not (tmp_path / "out").exists(), "refused before anything was sent"
+    with pytest.raises(transport.LimitsError, match="0 \\(no limit\\) or positive, got -1 files"):
+        transport.Limits(files=-1)
+
+
+def test_sizes_are_read_in_decimal_and_binary_units():
+    assert transport.parse_size("62MiB") == 62 * 2**20
+    assert transport.parse_size("15MB") == 15_000_000 and transport.parse_size("1.5kB") == 1500
+    assert transport.parse_size("4096") == 4096 and transport.parse_size("0") == 0
+    with pytest.raises(transport.LimitsError, match="'15 parsecs' is not a size"):
+        transport.parse_size("15 parsecs")
+
+
+def test_the_run_flags_become_the_job_settings_and_bad_ones_stop_it_before_training(tmp_path):
+    cli = _script("gpu_release")
+    parser, out = cli.build_parser(), str(tmp_path / "out")
+    flags = ["run", "--budget", "5m", "--out", out, "--max-files", "3", "--max-bytes", "2MB"]
+    settings = cli.settings_from(parser.parse_args([*flags, "--max-file-bytes", "500kB"]))
+    assert settings.total_s == 300 and settings.outbox == Path(out)
+    assert settings.limits == transport.Limits(files=3, bytes=2_000_000) and settings.file_bytes == 500_000
+    defaults = cli.settings_from(parser.parse_args(["run", "--budget", "60"]))
+    assert defaults.limits == transport.Limits() and defaults.file_bytes == transport.FILE_BYTES
+    assert defaults.outbox is None
+    with pytest.raises(SystemExit, match="files of up to 3000000 bytes do not fit a fetch of 2000000"):
+        cli.settings_from(parser.parse_args([*flags, "--max-file-bytes", "3MB"]))
+    with pytest.raises(SystemExit, match="largest file must be positive"):
+        cli.settings_from(parser.parse_args(["run", "--budget", "60", "--max-file-bytes", "0"]))
+    with pytest.raises(SystemExit, match="needs --budget"):
+        cli.main(["run", "--work", str(tmp_path / "w2")])
+
+
 def test_the_cli_plans_sends_and_names_what_collect_still_needs(zoo_manifest, tmp_path, capsys):
     cli = _script("gpu_release")
-    assert cli.main(["--plan", "--models", "resnet34=60,fast_resnet9"]) == 0
+    assert cli.main(["plan", "--models", "resnet34=60,fast_resnet9"]) == 0
     assert re.search(r"resnet34 +60 s +gpu-onecycle\nfast_resnet9 +40 s +fast", capsys.readouterr().out)
+    work = tmp_path / "work"
+    _finished(work, "resnet34", {"eval.json": 0, "config.json": 5, "metrics.csv": 5})
+    (work / "resnet34" / "eval.json").write_text(json.dumps({"files": {"model.safetensors": {}}}))
+    assert cli.main(["send", str(work), "--out", str(tmp_path / "out"), "--max-files", "2"]) == 0
+    assert "sent 2 file(s); 1 file(s)" in capsys.readouterr().out, "--max-files is honoured"
+    assert cli.main(["send", str(work), "--out", str(tmp_path / "out2")]) == 0
+    assert "metrics.csv\nsent 1 file(s); nothing left to fetch" in capsys.readouterr().out
+    assert cli.main(["collect", str(tmp_path / "out"), "--releases", str(tmp_path / "releases")]) == 0
+    out = capsys.readouterr().out
+    assert f"send {cli.WORK} --out OUTBOX --again resnet34/model.safetensors" in out
+    assert "for the next run: --models resnet34,geresnext29_8x64d," in out
+
+
+def test_collect_reads_a_work_folder_copied_back_whole(tmp_path):
     work = tmp_path / "work"
     _finished(work, "resnet34", {"eval.json": 0})
     (work / "resnet34" / "eval.json").write_text(json.dumps({"files": {"model.safetensors": {}}}))
-    assert cli.main(["--send", str(work), "--out", str(tmp_path / "out")]) == 0
-    assert "resnet34/eval.json\nsent 1 file(s); nothing left to fetch" in capsys.readouterr().out
-    assert cli.main(["--collect", str(tmp_path / "out"), "--releases", str(tmp_path / "releases")]) == 0
-    out = capsys.readouterr().out
-    assert f"--send {cli.DEVICE_WORK} --again resnet34/model.safetensors" in out
-    assert "for the next lease: --models resnet34,geresnext29_8x64d," in out
-    with pytest.raises(SystemExit, match="needs --budget"):
-        cli.main(["--work", str(tmp_path / "w2")])
+    (work / "wrn28_10").mkdir()  # training when the machine stopped: not finished, not a release
+    (work / "cache").mkdir()
+    done = collect(work, tmp_path / "releases", log=lambda line: None)
+    assert done.incomplete == {"resnet34": ["resnet34/model.safetensors"]} and not done.failed
 
 
 def test_a_file_larger_than_a_part_travels_in_parts(tmp_path):
@@ -176,13 +250,30 @@ def test_half_precision_weights_export_as_such_and_load_into_float32(zoo_manifes
 
 def test_the_runbook_commands_parse(tmp_path):
     text = (REPO / "docs" / "gpu_release.md").read_text()
-    commands = re.findall(r"scripts/gpu_release\.py([^`\n]*)", text)
-    assert len(commands) >= 4, "the runbook names the job, --send, --collect and --plan"
-    parser = _script("gpu_release").build_parser()
-    for command in commands:
-        args = re.split(r"&&|;|\|\|", command)[0].replace("$OUT", str(tmp_path)).split()
-        parser.parse_args(args)
-    assert "timeout_s" in text and "carry" in text
+    parsers = {name: _script(name).build_parser() for name in ("gpu_release", "gpu_speed_anchor")}
+    seen = {name: set() for name in parsers}
+    for name, command in re.findall(r"scripts/(gpu_release|gpu_speed_anchor)\.py([^`\n]*)", text):
+        args = re.split(r"&&|;|\|\||'|\"", command)[0].replace("$OUT", str(tmp_path)).split()
+        if args:  # else the script is only named
+            parsers[name].parse_args(args)  # an unknown step or flag exits here
+            seen[name].add(args[0] if name == "gpu_release" else "--data-dir" in args)
+    assert seen == {"gpu_release": {"plan", "run", "send", "collect"}, "gpu_speed_anchor": {True}}
+    for flag in set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", text)):
+        known = [p for p in parsers.values() if flag in _flags(p)]
+        assert known or flag in DOC_FOREIGN_FLAGS, f"the runbook names {flag}, which no script takes"
+
+
+# Flags of other tools' commands the runbook shows (rsync, pip).
+DOC_FOREIGN_FLAGS = {"--exclude", "--remove-source-files", "--no-deps", "--no-index", "--no-compile",
+                     "--no-cache-dir", "--upgrade", "--target", "--recipe"}  # fmt: skip
+
+
+def _flags(parser) -> set[str]:
+    import argparse
+
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    children = [child for action in subparsers for child in action.choices.values()]
+    return set(parser._option_string_actions) | {f for child in children for f in _flags(child)}
 
 
 def test_airbench_data_has_the_layout_its_loader_reads(tiny_cifar, tmp_path):
@@ -203,13 +294,13 @@ def test_airbench_data_has_the_layout_its_loader_reads(tiny_cifar, tmp_path):
 def test_a_cpu_dry_run_of_the_whole_job_publishes_loadable_weights(
     shared_data, zoo_manifest, tmp_path, monkeypatch
 ):
-    """lenet5 through the job (half precision forced, tiny shards, parts, two calls), collect, load."""
+    """lenet5 through the job (half precision forced, tiny shards, parts, several fetches), collect, load."""
     data_dir = shared_data / "cifar10-jpeg"
-    work, calls = tmp_path / "work", [tmp_path / "call1", tmp_path / "call2"]
+    work, calls = tmp_path / "work", [tmp_path / "call1"]
     tiny = {"device": "cpu", "limit_train": 256, "limit_test": 100, "batch_size": 64, "epochs": 2}
     settings = job.Settings(
-        work, total_s=300, data_dir=data_dir, send_to=calls[0], shard_bytes=20_000, part_bytes=40_000,
-        half_min_params=0, overrides=tiny,
+        work, total_s=300, data_dir=data_dir, outbox=calls[0], limits=transport.Limits(files=6),
+        file_bytes=40_000, shard_bytes=20_000, half_min_params=0, overrides=tiny,
     )  # fmt: skip
     summary = job.run_job([plan.Item("lenet5", 60)], settings, log=lambda line: None)
     assert list(summary["done"]) == ["lenet5"], summary
@@ -224,8 +315,9 @@ def test_a_cpu_dry_run_of_the_whole_job_publishes_loadable_weights(
     assert json.loads((work / "lenet5" / "config.json").read_text())["time_budget_fit"]["epochs"] >= 2
     assert len((work / "lenet5" / "metrics.csv").read_text().splitlines()) == 3
     assert all(p.stat().st_size <= 40_000 for p in (work / "lenet5").glob("model*")), "shards and parts"
-    assert len(list((calls[0] / "lenet5").iterdir())) == transport.MAX_FILES, "the job's call is full"
-    assert transport.send(work, calls[1]).files, "the next call fetches the rest"
+    assert len(list((calls[0] / "lenet5").iterdir())) == 6, "the job's fetch holds what the limits allow"
+    calls += _fetch_all(work, tmp_path / "later", settings.limits)
+    assert len(calls) >= 2, "later fetches bring the rest"
 
     gathered, releases = tmp_path / "gathered", tmp_path / "releases"
     for call in calls:
@@ -250,8 +342,9 @@ def test_a_cpu_dry_run_of_the_whole_job_publishes_loadable_weights(
     assert all(torch.equal(loaded.state_dict()[k], v.to(torch.float32)) for k, v in stored.items())
 
 
-# The device tool sends the working tree with each call, within 64 MiB together with the carried
-# CIFAR-10 part (two batch files, about 61 MB): what travels besides the data must stay small.
+# This project's lent GPU machine receives the working tree with each command, within 64 MiB together
+# with the carried CIFAR-10 part (two batch files, about 61 MB): what travels besides the data must stay
+# small.
 TRAVEL_LIMIT = 64 * 2**20 - 2 * 30_730_000 - 256_000  # 64 MiB, less two batch files and batches.meta
 
 

@@ -91,21 +91,23 @@ def test_a_study_checks_its_fields():
         Cell("A b", "lenet5")
     with pytest.raises(StudyError, match="bands_by 'column'"):
         Study("bands", bands_by="column")
+    with pytest.raises(StudyError, match="caveats must be a tuple of non-empty strings"):
+        Study("one", caveats="a string is not a tuple of them")
 
 
 def test_landscape_bands_group_each_row_across_the_lrs(monkeypatch, tmp_path):
     """Santurkar et al.'s band: with BN and without BN, each the min-max over the lrs (tables)."""
-    from zoo.studies import get_study, report
+    from zoo.studies import figures, get_study
 
     groups = {}
-    monkeypatch.setattr(report, "_bands", lambda plt, study, found, out: groups.update(found) or [])
+    monkeypatch.setattr(figures, "_bands", lambda plt, study, found, out: groups.update(found) or [])
     study = get_study("bn-landscape")
     history = [{"epoch": 1, "test_acc": 0.1, "train_loss": 2.0, "lr": 0.1}]
     rows = [
         {"cell": c.name, "table": c.table, "row": c.row, "history": history, "probes": {}}
         for c in study.cells
     ]
-    report.draw(study, rows, tmp_path)
+    figures.draw(study, rows, tmp_path)
     assert sorted(groups) == ["with BN", "without BN"]
     assert all(sorted(r["table"] for r in g) == sorted(study.tables()) for g in groups.values())
 
@@ -117,7 +119,9 @@ def test_mlp_depth_smoke_probes_gradient_norms_and_resumes(shared_data, tmp_path
     result = run("mlp-depth", out, data_dir=shared_data, only=["mlp5-he"])
     check_outputs(result, ["mlp5-he"])
     assert (out / "layers-grad-norm.png").is_file() and (out / "5-layers-curves.png").is_file()
-    assert len(result.rows[0]["probes"]["grad_norms"]["layers"]["grad_norm"][0]) == 5  # one per layer
+    record = result.rows[0]["probes"]["grad_norms"]
+    assert len(record["layers"]["grad_norm"][0]) == len(record["names"]) == 5  # one per layer, named
+    assert record["names"][-1] == "fc"
     report = result.report.read_text()
     assert "| He init | " in report and "| 97.74 |" in report and "| randn init | not run |" in report
 

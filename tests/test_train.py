@@ -121,7 +121,9 @@ def test_validation_split_selects_best_epoch(tiny_cifar, tmp_path):
 def test_recipes_state_their_source_and_claim():
     from zoo.train import get_recipe, list_recipes
 
-    assert list_recipes() == ["fast", "gpu-onecycle", "mlp", "onecycle-b128", "onecycle-bn", "seed200"]
+    assert list_recipes() == [
+        "airbench94", "fast", "gpu-onecycle", "mlp", "onecycle-b128", "onecycle-bn", "seed200",
+    ]  # fmt: skip
     for name in list_recipes():
         recipe = get_recipe(name)
         assert recipe.name == name and recipe.source and recipe.claim
@@ -141,6 +143,13 @@ def test_recipes_state_their_source_and_claim():
     assert 0 < mlp.val_size < 1
     fast = get_recipe("fast")
     assert fast.label_smoothing == 0.2 and fast.tta and fast.nesterov and fast.scheduler == "onecycle"
+    # Page's final 10-epoch cell, per mean loss (the notebook's lr 1.0/512 and wd 5e-4*512 on a summed loss)
+    assert (fast.epochs, fast.batch_size, fast.lr, fast.weight_decay, fast.cutout) == (10, 512, 1.0, 5e-4, 0)
+    assert (fast.bn_lr_scale, fast.ema_momentum, fast.ema_every, fast.bn_weight_frozen) == (64, 0.99, 5, True)
+    airbench = get_recipe("airbench94")  # airbench94.py's hyp, per mean loss
+    assert airbench.lr == pytest.approx(11.5 / (1 + 1 / (1 - 0.85)))
+    assert airbench.weight_decay == pytest.approx(0.0153 / 11.5) and airbench.batch_size == 1024
+    assert "94.01 %" in airbench.claim and "9.9 epochs" in airbench.claim and "1000 runs" in airbench.claim
 
 
 def test_default_recipe_by_model_family():
@@ -148,6 +157,7 @@ def test_default_recipe_by_model_family():
 
     assert default_recipe_name("mlp5") == "mlp"
     assert default_recipe_name("fast_resnet9") == "fast"
+    assert default_recipe_name("airbench94") == "airbench94"
     assert default_recipe_name("lenet5") == "seed200"
 
 

@@ -267,3 +267,44 @@ def test_recover_keeps_the_newest_complete_checkpoint(tmp_path, layout, expected
     recover(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
     assert _checkpoint_epoch(tmp_path) == expected_epoch
+
+
+# Issue 18: the weight average (Page's EMA; airbench's Lookahead, started in epoch 2 here) and the
+# BatchNorm parameter group, on a BatchNorm network with a whitening stem, survive a mid-epoch resume.
+EMA_RUNS = {
+    "fast": dict(recipe="fast"),
+    "airbench94": dict(recipe="airbench94", ema_start=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMA_RUNS))
+def test_resume_mid_epoch_replays_the_weight_average_exactly(name, tiny_cifar, tmp_path, monkeypatch):
+    from helpers import interrupt_training_at
+
+    from zoo.train import train
+    from zoo.train.rundir import TrainingInterrupted
+
+    run = dict(epochs=3, limit_train=128, limit_test=64, batch_size=16, checkpoint_every=3, **EMA_RUNS[name])
+    killed = tmp_path / "killed"
+    interrupt_training_at(monkeypatch, step=14)  # epoch 2, batch 6: the checkpoint holds step 12
+    with pytest.raises(TrainingInterrupted):
+        train("airbench94", out=killed, data_dir=tiny_cifar, **run)
+    monkeypatch.undo()
+    state = _checkpoint_state(killed)
+    assert (state["global_step"], state["weight_average"]) == (12, {"started": True})
+    tensors = load_file(killed / "checkpoint" / "training_state.safetensors")
+    assert any(key.startswith("ema.live.") for key in tensors)
+
+    resumed = train("airbench94", out=killed, data_dir=tiny_cifar, resume=True)
+    reference = train("airbench94", out=tmp_path / "reference", data_dir=tiny_cifar, **run)
+    assert _without_timing(resumed.history) == _without_timing(reference.history)
+    _assert_same_final_files(killed, tmp_path / "reference")
+    saved = load_file(killed / "checkpoint" / "model.safetensors")
+    state = load_file(killed / "checkpoint" / "training_state.safetensors")
+    live = {k[len("ema.live.") :]: v for k, v in state.items() if k.startswith("ema.live.")}
+    differ = {k for k in saved if saved[k].is_floating_point() and not torch.equal(saved[k], live[k])}
+    if name == "airbench94":  # Lookahead: the epoch ended copying the average back into the weights
+        assert not differ
+    else:  # Page: the model file holds the average, not the trained weights; the frozen ones agree
+        assert {"fc.weight", "layer1.2.bias", "layer1.2.running_mean"} <= differ
+        assert "whiten.weight" not in differ and "layer1.2.weight" not in differ

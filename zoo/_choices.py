@@ -15,5 +15,7 @@ LOSSES = ("ce", "bce", "mse", "huber", "smooth_l1", "multilabel_soft_margin")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Devices by name: "auto" is CUDA when available, else the CPU; "cuda:N" picks one GPU.
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
-# Test-time augmentation: "flip" averages the logits of each image and its mirror image.
-TTA_MODES = ("none", "flip")
+# Test-time augmentation: "flip" averages the logits of each image and its mirror image;
+# "flip_translate" (airbench94's, arXiv:2404.00498) averages that with the flip-averaged logits of
+# the image shifted one pixel up-left and down-right (reflect-padded): six views per image.
+TTA_MODES = ("none", "flip", "flip_translate")

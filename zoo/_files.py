@@ -2,12 +2,14 @@
 
 Every reader here turns what can go wrong with a file a user gives (missing, a directory, not
 UTF-8, not JSON, not safetensors, truncated) into one `ZooError` of the caller's class that names
-the file, says what was wrong and what to do; none of them lets a traceback out.
+the file, says what was wrong and what to do; none of them lets a traceback out. The writers write
+whole or not at all; `write_failures_as` says a failed write (a full disk) the way every zoo command does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 # Timestamps move in clock ticks (a few ms; 1-2 s on some file systems): a file changed this recently
 # could change again without its ctime moving, so a hash of it is not remembered yet.
 RACY_SECONDS = 2.0
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})  # a full disk, or a full quota: freeing space helps
 
 
 class OutputPathError(ZooError, ValueError):
@@ -104,6 +107,41 @@ def write_with(path: str | Path, write: Callable[[Path], Any], *, durable: bool 
     """Replace `path` by what ``write(tmp)`` writes (e.g. safetensors' save_file), whole or not at all."""
     with replacing(path, durable=durable) as tmp:
         write(tmp)
+
+
+def append_text(path: str | Path, text: str) -> None:
+    """Append `text` (UTF-8) to `path`, whole or not at all: a write that fails part way (a full disk)
+    is cut back off, so a log never ends in half a line. Appends in place: a process writing to the
+    file already (a child's output) keeps writing to the same file."""
+    data = text.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)
+
+
+def write_failure(path: str | Path, reason: str, code: int | None, kept: str) -> str:
+    """The one line zoo says when writing `path` failed, then what is kept and what to do:
+    ``the disk is full: could not write PATH (No space left on device); KEPT`` (those first words
+    only for a full disk or quota)."""
+    return f"{'the disk is full: ' if code in DISK_FULL else ''}could not write {path} ({reason}); {kept}"
+
+
+@contextlib.contextmanager
+def write_failures_as(error: type[ZooError], path: str | Path, kept: str) -> Iterator[None]:
+    """Raise an OSError from the block (writing `path`) as one `error` in the words of `write_failure`."""
+    try:
+        yield
+    except OSError as failure:
+        raise error(write_failure(path, failure.strerror or str(failure), failure.errno, kept)) from None
 
 
 def _reason(error: BaseException) -> str:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ._choices import LOSSES, OPTIMIZERS, SCHEDULERS
+from ._choices import LOSSES, OPTIMIZERS, SCHEDULERS, TTA_MODES
 from ._errors import ZooError
 
 
@@ -32,6 +32,19 @@ class Recipe:
     training images for validation: the per-epoch evaluation and the plateau scheduler then use
     it, and ``best/`` keeps the epoch with the best validation accuracy. With ``val_size == 0``
     the test split is evaluated each epoch.
+
+    ``onecycle_start``/``onecycle_end`` are the first and the last learning rate of ``onecycle`` as
+    fractions of the peak ``lr``, and the last ``onecycle_hold`` of the steps stay at the last one
+    (Page's lr floor under the weight average). ``tta_mode`` is what ``tta`` averages over.
+
+    Tricks of Page's and Jordan's fast CIFAR-10 training, each off by default: ``bn_lr_scale``
+    multiplies the learning rate of the BatchNorm parameters and divides their weight decay (so
+    their decay per step, lr x wd, stays that of the other weights); ``bn_weight_frozen`` keeps
+    every BatchNorm scale at its initial 1; ``ema_momentum`` > 0 keeps an exponential moving average
+    of the weights (and of the float buffers: BatchNorm statistics), updated every ``ema_every``
+    steps with momentum ``ema_momentum ** ema_every`` times ``(step / steps) ** ema_ramp``, started
+    after ``ema_start`` epochs, and evaluated and saved in place of the trained weights;
+    ``lookahead`` copies the average back into the trained weights at every update and epoch end.
     """
 
     name: str
@@ -52,13 +65,24 @@ class Recipe:
     step_size: int | None = None
     gamma: float | None = None
     warmup: float = 0.25
+    onecycle_start: float = 1 / 25
+    onecycle_end: float = 1 / 25e4
+    onecycle_hold: float = 0.0
     loss: str = "ce"
     label_smoothing: float = 0.0
     crop_padding: int = 4
     flip: bool = True
     cutout: int = 0
     tta: bool = False
+    tta_mode: str = "flip"
     val_size: float = 0.0
+    bn_lr_scale: float = 1.0
+    bn_weight_frozen: bool = False
+    ema_momentum: float = 0.0
+    ema_every: int = 1
+    ema_start: int = 0
+    ema_ramp: float = 0.0
+    lookahead: bool = False
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -106,6 +130,36 @@ def validate_hyper_parameters(recipe: Recipe, error: type[ZooError] = RecipeErro
     check_range(error, "cutout", r.cutout, r.cutout >= 0, ">= 0")
     if r.momentum is not None:
         check_range(error, "momentum", r.momentum, 0 <= r.momentum < 1, "in [0, 1)")
+    _check_onecycle(error, r)
+    _choice(error, "tta_mode", r.tta_mode, TTA_MODES[1:])
+    _check_tricks(error, r)
+
+
+def _check_onecycle(error: type[ZooError], r: Recipe) -> None:
+    check_range(error, "onecycle_start", r.onecycle_start, 0 <= r.onecycle_start <= 1, "in [0, 1]")
+    check_range(error, "onecycle_end", r.onecycle_end, 0 <= r.onecycle_end <= 1, "in [0, 1]")
+    check_range(error, "onecycle_hold", r.onecycle_hold, 0 <= r.onecycle_hold < 1, "in [0, 1)")
+    if r.scheduler == "onecycle" and r.warmup + r.onecycle_hold >= 1:
+        raise error(
+            f"warmup + onecycle_hold = {r.warmup!r} + {r.onecycle_hold!r} leaves no steps for the "
+            f"one-cycle decay: their sum must be < 1"
+        )
+
+
+def _check_tricks(error: type[ZooError], r: Recipe) -> None:
+    """The fast-training tricks: BatchNorm learning-rate scale, frozen scales, weight average."""
+    check_range(error, "bn_lr_scale", r.bn_lr_scale, r.bn_lr_scale > 0, "> 0 (1: as the other weights)")
+    check_range(error, "ema_momentum", r.ema_momentum, 0 <= r.ema_momentum < 1, "in [0, 1) (0: no average)")
+    whole = isinstance(r.ema_every, int) and not isinstance(r.ema_every, bool) and r.ema_every >= 1
+    check_range(error, "ema_every", r.ema_every, whole, "an int >= 1 (steps between updates)")
+    start = isinstance(r.ema_start, int) and not isinstance(r.ema_start, bool) and r.ema_start >= 0
+    check_range(error, "ema_start", r.ema_start, start, "an int >= 0 (epochs before the average starts)")
+    check_range(error, "ema_ramp", r.ema_ramp, r.ema_ramp >= 0, ">= 0 (0: a constant momentum)")
+    for name in ("bn_weight_frozen", "lookahead"):
+        value = getattr(r, name)
+        check_range(error, name, value, isinstance(value, bool), "True or False")
+    if r.lookahead and not r.ema_momentum:
+        raise error("lookahead = True copies a weight average back: it needs ema_momentum > 0")
 
 
 def check_recipe(recipe: Recipe) -> None:
@@ -134,11 +188,12 @@ def describe(recipe: Recipe) -> str:
     schedule = {
         "plateau": f"plateau ({r.plateau_factor:g}, patience {r.plateau_patience}, "
         f"cooldown {r.plateau_cooldown}, min {r.min_lr:g})",
-        "onecycle": f"one-cycle (warm-up {r.warmup:g})",
+        "onecycle": _describe_onecycle(r),
         "cosine": f"cosine (min {r.min_lr:g})",
     }.get(r.scheduler, r.scheduler)
+    tta = {"flip": "flip TTA", "flip_translate": "flip-translate TTA"}.get(r.tta_mode, r.tta_mode)
     augment = [f"crop {r.crop_padding}" if r.crop_padding else "", "flip" if r.flip else ""]
-    augment += [f"cutout {r.cutout}" if r.cutout else "", "flip TTA" if r.tta else ""]
+    augment += [f"cutout {r.cutout}" if r.cutout else "", tta if r.tta else ""]
     parts = [
         optimizer,
         f"wd {r.weight_decay:g}",
@@ -150,4 +205,29 @@ def describe(recipe: Recipe) -> str:
     ]
     if r.val_size:
         parts.append(f"validation {r.val_size:g}")
+    parts += _describe_tricks(r)
     return ", ".join(parts)
+
+
+def _describe_onecycle(r: Recipe) -> str:
+    shape = f"warm-up {r.warmup:g}"
+    default = Recipe("-", "-", "-")
+    if (r.onecycle_start, r.onecycle_end) != (default.onecycle_start, default.onecycle_end):
+        shape += f", lr x {r.onecycle_start:g} -> 1 -> {r.onecycle_end:g}"
+    if r.onecycle_hold:
+        shape += f", the last {r.onecycle_hold:.0%} of the steps held there"
+    return f"one-cycle ({shape})"
+
+
+def _describe_tricks(r: Recipe) -> list[str]:
+    parts = []
+    if r.bn_lr_scale != 1:
+        parts.append(f"BatchNorm lr x {r.bn_lr_scale:g} (wd / {r.bn_lr_scale:g})")
+    if r.bn_weight_frozen:
+        parts.append("BatchNorm scales frozen at 1")
+    if r.ema_momentum:
+        when = f", from epoch {r.ema_start + 1}" if r.ema_start else ""
+        ramp = f", ramp ^{r.ema_ramp:g}" if r.ema_ramp else ""
+        kind = "Lookahead EMA" if r.lookahead else "EMA"
+        parts.append(f"{kind} {r.ema_momentum:g} every {r.ema_every} steps{when}{ramp} (evaluated)")
+    return parts

@@ -17,7 +17,7 @@ from ._errors import ZooError
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 SCALES = ("smoke", "reduced", "full")
-FIGURES = ("curves", "lr", "bands", "layers", "distributions")  # what zoo.studies.report can draw
+FIGURES = ("curves", "lr", "bands", "layers", "distributions")  # what zoo.studies.figures can draw
 
 
 class StudyError(ZooError, ValueError):
@@ -27,6 +27,12 @@ class StudyError(ZooError, ValueError):
 def _check_name(what: str, name: Any) -> None:
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise StudyError(f"{what} name {name!r} must be lower-case letters, digits, '_' or '-'")
+
+
+def _texts(what: str, texts: Any) -> tuple[str, ...]:
+    if isinstance(texts, str) or not all(isinstance(t, str) and t.strip() for t in texts):
+        raise StudyError(f"{what} must be a tuple of non-empty strings, not {texts!r}")
+    return tuple(texts)
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -63,9 +69,11 @@ class Scale:
     options: Mapping[str, Any]
     probe_every: int = 1  # measure every N steps
     note: str = ""  # said in the report's header
+    caveats: tuple[str, ...] = ()  # what a reader must know of results at this scale (report.md)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", _frozen(self.options))
+        object.__setattr__(self, "caveats", _texts("scale caveats", self.caveats))
 
 
 # smoke: seconds, for tests. full: the seed's own settings (each cell's options as given).
@@ -87,6 +95,7 @@ class Study:
     it. `run`, when given, replaces the grid: ``run(study, out, scale_name, data_dir, device, image=)``
     writes the study's files itself and returns report rows (a study that trains nothing, e.g. feature
     maps; a row's ``figure`` names a PNG it drew in `out`, ``value`` what the report shows).
+    `caveats`, and those of the scale it ran at, are written into each of its reports.
     """
 
     name: str
@@ -98,9 +107,11 @@ class Study:
     metric: str = "final"  # "final": the last epoch's test accuracy; "best": the best-on-validation epoch's
     bands_by: str = "table"  # the "bands" figure's groups: each table's runs, or each row's across tables
     run: Callable[..., list[dict[str, Any]]] | None = None
+    caveats: tuple[str, ...] = ()  # how to read its results at any scale (report.md's Caveats)
 
     def __post_init__(self) -> None:
         _check_name("study", self.name)
+        object.__setattr__(self, "caveats", _texts(f"study {self.name!r} caveats", self.caveats))
         object.__setattr__(self, "cells", tuple(self.cells))
         object.__setattr__(self, "scales", _frozen({**DEFAULT_SCALES, **self.scales}))
         names = [c.name for c in self.cells]

@@ -12,6 +12,7 @@ in percent. Inputs are random tensors of the model's input size (data loading is
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import platform
@@ -31,7 +32,7 @@ from torch import nn
 from ._builder import create, model_info
 from ._device import cpu_model, device_description
 from ._errors import ZooError
-from ._files import zoo_cache_dir
+from ._files import replacing, write_failures_as, zoo_cache_dir
 from ._measure import count_macs, count_params
 from ._version import __version__
 from .train.runtime import choose_channels_last, choose_precision
@@ -59,6 +60,12 @@ CSV_COLUMNS = (
 
 class BenchError(ZooError, ValueError):
     """A benchmark that cannot run as asked, or a results file it must not append to."""
+
+
+class BenchWriteError(BenchError):
+    """The results file could not be written (a full disk): it is as it was. Exit code 1."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -304,23 +311,28 @@ def append_csv(
     return the file.
 
     An existing file whose header is not `CSV_COLUMNS` is refused rather than mixed with new rows.
+    The file is rewritten whole, then renamed (zoo._files.replacing): a full disk leaves it as it was,
+    never with half a row (`BenchWriteError`).
     """
     path = Path(path) if path is not None else Path(out_dir or default_out_dir()) / result.csv_name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    exists = path.is_file() and path.stat().st_size > 0
-    if exists:
-        with path.open(newline="") as f:
-            header = next(csv.reader(f), [])
+    old = path.read_bytes() if path.is_file() else b""  # kept byte for byte
+    if old:
+        header = next(csv.reader(io.StringIO(old.split(b"\n", 1)[0].decode("utf-8", "replace"))), [])
         if tuple(header) != CSV_COLUMNS:
             raise BenchError(
                 f"{path} has columns {','.join(header)}, not {','.join(CSV_COLUMNS)}: "
                 "move it aside or write to another directory"
             )
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        if not exists:
-            writer.writeheader()
-        writer.writerows(result.rows())
+    rows = io.StringIO(newline="")
+    writer = csv.DictWriter(rows, fieldnames=CSV_COLUMNS)
+    if not old:
+        writer.writeheader()
+    writer.writerows(result.rows())
+    kept = f"{path} is as it was, without {result.model}'s rows: free space, then benchmark it again"
+    with write_failures_as(BenchWriteError, path, kept):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path) as tmp:
+            tmp.write_bytes(old + rows.getvalue().encode("utf-8"))
     return path
 
 

@@ -35,8 +35,9 @@ class EvalError(ZooError, ValueError):
 class EvalResult:
     """What one evaluation measured. Accuracies are percentages; `loss` is mean cross-entropy.
 
-    `confusion[i][j]` counts images of class i predicted as class j. With ``tta="flip"`` the
-    headline figures use the flip-averaged logits and `top1_no_tta` keeps the plain accuracy.
+    `confusion[i][j]` counts images of class i predicted as class j. With a TTA mode (``"flip"``,
+    ``"flip_translate"``) the headline figures use the averaged logits and `top1_no_tta` keeps the
+    plain accuracy.
     `exact_top1` is the accuracy on the byte-exact images alone (cifar10-jpeg; None when the
     data set has no exact mask or the evaluated part holds no exact image).
     """
@@ -96,9 +97,36 @@ def _sync(device: torch.device) -> None:
 
 
 def flip_tta(model: nn.Module, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """The flip test-time augmentation (every evaluation in zoo uses this one): the mean of the float
-    logits of the images `x` (whose plain `logits` are given) and of their mirror images."""
+    """The flip test-time augmentation: the mean of the float logits of the images `x` (whose plain
+    `logits` are given) and of their mirror images."""
     return (logits.float() + model(x.flip(-1)).float()) / 2
+
+
+def translate_tta(model: nn.Module, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """airbench94's test-time augmentation (K. Jordan, arXiv:2404.00498, ``tta_level=2``): half the
+    flip-averaged logits of `x` (plain `logits` given), half the mean of the flip-averaged logits of
+    `x` shifted by one pixel down-right and up-left (reflect-padded): six views, weighted 1/4 for the
+    image and its mirror and 1/8 for each shifted view."""
+    height, width = x.shape[-2:]
+    padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
+    shifted = [padded[..., :height, :width], padded[..., 2:, 2:]]
+    moved = [flip_tta(model, s, model(s)) for s in shifted]
+    return (flip_tta(model, x, logits) + (moved[0] + moved[1]) / 2) / 2
+
+
+def tta_logits(
+    model: nn.Module, x: torch.Tensor, tta: str, logits: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The float logits of `x` under TTA mode `tta` (one of TTA_MODES; every evaluation in zoo, in
+    training too, uses this); `logits`: the plain logits of `x`, when already computed."""
+    logits = (model(x) if logits is None else logits).float()
+    if tta == "none":
+        return logits
+    if tta == "flip":
+        return flip_tta(model, x, logits)
+    if tta == "flip_translate":
+        return translate_tta(model, x, logits)
+    raise EvalError(f"unknown TTA mode {tta!r}; choose one of {', '.join(TTA_MODES)}")
 
 
 @torch.inference_mode()
@@ -114,7 +142,8 @@ def evaluate(
     """Evaluate `model` on every image of `dataset`, in order, in eval mode.
 
     Args:
-        tta: ``"none"``, or ``"flip"`` to average the logits of each image and its mirror image.
+        tta: ``"none"``, ``"flip"`` to average the logits of each image and its mirror image, or
+            ``"flip_translate"`` to add airbench94's one-pixel shifts (`translate_tta`).
         device: where the model and the data run (the model is moved there).
         progress: show a transient progress bar (only on a terminal).
     """
@@ -141,9 +170,9 @@ def evaluate(
                     f"the model outputs {logits.shape[1]} classes but data set {dataset.identity!r} "
                     f"has {num_classes}"
                 )
-            if tta == "flip":
+            if tta != "none":
                 plain_predictions.append(logits.argmax(1))
-                logits = flip_tta(model, x, logits)
+                logits = tta_logits(model, x, tta, logits)
             loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
             predictions.append(logits.argmax(1))
             bar.advance(task)

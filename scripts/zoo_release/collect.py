@@ -1,9 +1,11 @@
 """Back from the GPU: verify the fetched shards, reassemble each model, export it as every release is.
 
-The files the device calls brought back are gathered as ``DIR/<model>/`` (eval.json, shards or their
-parts, config.json, metrics.csv). A model is published only when every weights file eval.json lists
-is there with its recorded sha256 and size; `zoo.hub.export` then writes releases/<repo-name>/ and
-the manifest entry, whose device field says where and how long it trained ("NVIDIA H200, 143 s").
+What came back from the GPU machine is gathered as ``DIR/<model>/`` (eval.json, shards or their parts,
+config.json, metrics.csv): either the fetched outboxes copied together, or the job's whole work folder
+copied back (its finished.txt then says which model folders are finished). A model is published only
+when every weights file eval.json lists is there with its recorded sha256 and size; `zoo.hub.export`
+then writes releases/<repo-name>/ and the manifest entry, whose device field says where and how long
+it trained ("NVIDIA H200, 143 s").
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from zoo.hub import sha256_of
 
-from .transport import EVAL_FILE, join_parts
+from .transport import EVAL_FILE, FINISHED, finished_models, join_parts
 
 RELEASE_SHARD_BYTES = 95_000_000  # a float32 wrn28_10 (146 MB) as two files, each under 100 MB
 
@@ -46,6 +48,14 @@ def missing_files(folder: Path, files: dict[str, dict[str, Any]]) -> list[str]:
                     (folder / piece).rename(folder / f"{piece}.corrupt")
             missing += [f"{folder.name}/{n}" for n in pieces]
     return missing
+
+
+def model_folders(gathered: Path) -> list[Path]:
+    """The model folders of `gathered`: a work folder's finished ones (not its cache or a model cut
+    short), else every folder, as the fetched outboxes hold only model folders."""
+    if (gathered / FINISHED).is_file():
+        return [gathered / model for model in finished_models(gathered)]
+    return sorted(p for p in gathered.iterdir() if p.is_dir())
 
 
 def reassemble(folder: Path, files: dict[str, dict[str, Any]]) -> Path:
@@ -122,7 +132,7 @@ def collect(
     from zoo import ZooError
 
     done = Collected()
-    for folder in sorted(p for p in Path(gathered).iterdir() if p.is_dir()):
+    for folder in model_folders(Path(gathered)):
         if not (folder / EVAL_FILE).is_file():
             done.incomplete[folder.name] = [f"{folder.name}/{EVAL_FILE}"]
             continue

@@ -1,10 +1,11 @@
-"""The job a lent GPU runs: each model of the plan trained within its seconds, measured and packed.
+"""The job the GPU machine runs: each model of the plan trained within its seconds, measured, packed.
 
-Per model it leaves in ``WORK/<model>/``: the weights as safetensors shards of at most 15 MB (in
-float16 or bfloat16 where that moves top-1 by less than 0.05 points and the model has over 5M
-parameters), config.json and metrics.csv of the training run, and eval.json with what was measured
-(top-1, flip-TTA top-1, exact-image top-1, wall seconds). A finished model is handed to $OUT
-(`transport.send`) before the next starts; a model whose seconds no longer fit the total is skipped.
+Per model it leaves in ``WORK/<model>/``: the weights as safetensors shards of at most
+`Settings.file_bytes` (in float16 or bfloat16 where that moves top-1 by less than 0.05 points and the
+model has over 5M parameters), config.json and metrics.csv of the training run, and eval.json with what
+was measured (top-1, flip-TTA top-1, exact-image top-1, wall seconds). With an outbox, a finished model
+is handed to it (`transport.send`) before the next starts; a model whose seconds no longer fit the
+total is skipped.
 """
 
 from __future__ import annotations
@@ -22,9 +23,17 @@ from typing import Any
 import torch
 
 from .plan import Item, recipe_for
-from .transport import EVAL_FILE, FINISHED, PART_BYTES, mark_finished, send, split_file
+from .transport import (
+    EVAL_FILE,
+    FILE_BYTES,
+    Limits,
+    LimitsError,
+    finished_models,
+    mark_finished,
+    send,
+    split_file,
+)
 
-SHARD_BYTES = 15_000_000
 HALF_MIN_PARAMS = 5_000_000  # smaller models keep float32: their files are small anyway
 HALF_TOLERANCE = 0.05  # top-1 points a half-precision copy may differ by
 HALF_DTYPES = (torch.float16, torch.bfloat16)  # float16 first: 3 more mantissa bits
@@ -38,15 +47,22 @@ class Settings:
     work: Path
     total_s: float
     data_dir: Path | None = None
-    send_to: Path | None = None  # $OUT on the device machine
+    outbox: Path | None = None  # the folder each fetch brings back; None: the files stay in `work`
+    limits: Limits = Limits()  # what one fetch of the outbox may bring back
     eval_every: int = 5
     compile: bool = False
     seed: int = 0
     margin_s: float = 25.0  # measuring and packing after training, until one model has shown its own
-    shard_bytes: int = SHARD_BYTES
-    part_bytes: int = PART_BYTES
+    file_bytes: int = FILE_BYTES  # the largest file written: shards aim at it, larger ones travel in parts
+    shard_bytes: int | None = None  # None: file_bytes (tests make shards smaller than parts)
     half_min_params: int = HALF_MIN_PARAMS
     overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):  # checked before any training: a size that cannot work wastes the run
+        if self.file_bytes <= 0:
+            raise LimitsError(f"the largest file must be positive (--max-file-bytes), got {self.file_bytes}")
+        if self.outbox is not None:
+            self.limits.check_file_size(self.file_bytes)
 
 
 @contextlib.contextmanager
@@ -174,9 +190,8 @@ def release_one(item: Item, settings: Settings, test_sets: dict) -> dict[str, An
     model, metadata = load_model(result.model_path)
     dtype, plain, trials = choose_dtype(model, dataset, device, settings.half_min_params)
     metrics = measure(model, dataset, device, plain)
-    files = write_weights(
-        cast(model.state_dict(), dtype), metadata, folder, settings.shard_bytes, settings.part_bytes
-    )
+    shard_bytes = settings.shard_bytes or settings.file_bytes
+    files = write_weights(cast(model.state_dict(), dtype), metadata, folder, shard_bytes, settings.file_bytes)
     for name in ("config.json", "metrics.csv"):
         shutil.copyfile(folder / "run" / name, folder / name)
     report = {
@@ -222,14 +237,14 @@ def run_job(items: list[Item], settings: Settings, log=print) -> dict[str, Any]:
     """Release `items` in order within `settings.total_s` wall seconds; the summary (also WORK/summary.json).
 
     A model whose budget plus the measuring margin no longer fits is skipped (a later, shorter one may
-    still fit); one that fails is recorded and the job goes on. Each finished model is sent at once.
+    still fit); one that fails is recorded and the job goes on. Each finished model goes to the outbox
+    at once.
     """
     started = time.perf_counter()
     settings.work.mkdir(parents=True, exist_ok=True)
     if torch.cuda.is_available():
         torch.backends.cudnn.benchmark = True  # fixed input shapes: the fastest kernels pay for their search
-    finished_file = settings.work / FINISHED
-    finished = set(finished_file.read_text().split()) if finished_file.is_file() else set()
+    finished = set(finished_models(settings.work))
     summary: dict[str, Any] = {"done": {}, "skipped": {}, "failed": {}}
     margin, test_sets = settings.margin_s, {}
     for item in items:
@@ -241,8 +256,8 @@ def run_job(items: list[Item], settings: Settings, log=print) -> dict[str, Any]:
         else:
             log(f"== {item.model}: {item.budget_s:.0f} s of training ({left:.0f} s left in the job)")
             margin = max(margin, _attempt(item, settings, test_sets, summary, log))
-            if settings.send_to is not None:
-                log(f"   {send(settings.work, settings.send_to).summary()}")
+            if settings.outbox is not None:
+                log(f"   {send(settings.work, settings.outbox, limits=settings.limits).summary()}")
             continue
         log(f"-- {item.model} skipped: {summary['skipped'][item.model]}")
     summary["seconds"] = round(time.perf_counter() - started, 1)

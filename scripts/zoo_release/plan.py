@@ -1,7 +1,6 @@
 """What the GPU release job trains, in which order, with which recipe and how many seconds each.
 
-The recipes live here (not in the registry) until the recipe plugin hook settles; `recipe_for`
-is the one place that picks them.
+The recipes are built-in ones (`gpu-onecycle`, `fast`); `recipe_for` is the one place that picks them.
 """
 
 from __future__ import annotations
@@ -73,7 +72,7 @@ def parse_models(text: str) -> list[Item]:
 
 
 def unpublished(items: tuple[Item, ...] = PRIORITY) -> list[Item]:
-    """`items` whose model has no entry in the weights manifest yet: what a next lease should train."""
+    """`items` whose model has no entry in the weights manifest yet: what a next run should train."""
     from zoo.weights import load_manifest
 
     published = load_manifest()

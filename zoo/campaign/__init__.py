@@ -11,6 +11,7 @@ The plan (campaign.toml, see `zoo.campaign.plan`) lists the steps in order; thei
 survive a new checkout. docs/campaign.md is the guide.
 """
 
+from .files import CampaignWriteError
 from .plan import PLAN_NAME, CampaignError, Plan, Step, load_plan
 from .publish import PUSH_LIMIT_BYTES, Published, PublishError, publish
 from .runner import CampaignStopped, Started, run_foreground, start
@@ -24,6 +25,7 @@ __all__ = [
     "CampaignError",
     "CampaignStatus",
     "CampaignStopped",
+    "CampaignWriteError",
     "Plan",
     "PublishError",
     "Published",

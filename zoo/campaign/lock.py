@@ -14,6 +14,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from .files import NOT_STARTED, writing
 from .plan import CampaignError
 
 try:
@@ -66,7 +67,12 @@ class CampaignLock:
                 f"{held.get('log', path.parent / 'campaign.log')}): watch it with `zoo campaign status`"
             ) from None
         lock = cls(path, fd)
-        lock.write(os.getpid(), log)
+        try:
+            with writing(path, NOT_STARTED):
+                lock.write(os.getpid(), log)
+        except BaseException:
+            lock.release()
+            raise
         return lock
 
     @classmethod
@@ -81,10 +87,13 @@ class CampaignLock:
         return cls(path, fd)
 
     def write(self, pid: int, log: Path) -> None:
-        """Name the owner: `pid` (the background process once it is started) and its log."""
-        os.ftruncate(self.fd, 0)
-        record = {"pid": pid, "host": socket.gethostname(), "log": str(log)}
-        os.pwrite(self.fd, json.dumps(record).encode(), 0)
+        """Name the owner: `pid` (the background process once it is started) and its log.
+
+        Written over the record before it, then cut to length: renaming the owner (the background
+        process) reuses the bytes the first record took, so it needs no new space on a full disk."""
+        record = json.dumps({"pid": pid, "host": socket.gethostname(), "log": str(log)}).encode()
+        os.pwrite(self.fd, record, 0)
+        os.ftruncate(self.fd, len(record))
 
     def release(self) -> None:
         """Empty the file (it names no owner now) and drop the lock."""

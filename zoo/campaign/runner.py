@@ -5,6 +5,8 @@ Every step is continued, never restarted: a finished run is skipped, a started o
 campaign process killed since) is waited for. A step that fails (a full disk, a corrupt
 checkpoint: `zoo train` exits non-zero) stops the campaign with one line in campaign.log and in
 `<step>.failed`; its folder is left exactly as `zoo train` left it, and the next `run` retries it.
+A campaign file that cannot be written (a full disk) stops the campaign too, with one line naming
+it (zoo.campaign.files); a child's error line reaches the campaign even where its log cannot hold it.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._files import append_text
 from ..train.record import plural
 from . import commands
+from .files import NOT_STARTED, append_line, only_warned, replace_text, writing
 from .lock import CampaignLock
 from .plan import CampaignError, Plan, Step
 from .runs import CampaignDir, RunFolder, campaign_dir
@@ -51,31 +56,28 @@ def _raise_niceness(level: int) -> None:
 
 
 def _spawn(
-    plan: Plan, argv: list[str], log, *, env: dict[str, str] | None = None, **popen
+    plan: Plan, argv: list[str], log, *, stderr=subprocess.STDOUT, env: dict[str, str] | None = None, **popen
 ) -> subprocess.Popen:
-    """A niced zoo subprocess in the plan's folder, all its output to `log`, unbuffered so it streams."""
+    """A niced zoo subprocess in the plan's folder, its output to `log`, unbuffered so it streams."""
     return subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=plan.root,
+        argv, stdin=subprocess.DEVNULL, stdout=log, stderr=stderr, cwd=plan.root,
         preexec_fn=functools.partial(_raise_niceness, plan.nice),
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, **popen,
     )  # fmt: skip
 
 
 class _Journal:
-    """campaign.log: one timestamped line per event, echoed to stdout in the foreground."""
+    """campaign.log: one timestamped line per event, echoed to stdout in the foreground; a line that
+    cannot be written stops the campaign (`CampaignWriteError`)."""
 
     def __init__(self, path: Path, echo: bool) -> None:
         self.path, self.echo = path, echo
 
     def __call__(self, line: str) -> None:
         stamped = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}"
-        try:
-            with self.path.open("a") as log:
-                log.write(stamped + "\n")
-        except OSError as error:  # a full disk must not hide why the campaign stopped
-            print(f"zoo: campaign: cannot write {self.path} ({error.strerror}): {line}", file=sys.stderr)
-        if self.echo:
+        if self.echo:  # first: a full disk must not hide the line from the terminal too
             print(stamped, flush=True)
+        append_line(self.path, stamped)
 
 
 def describe(plan: Plan, step: Step, folder: CampaignDir) -> str:
@@ -114,21 +116,28 @@ def start(plan: Plan) -> Started | None:
     """
     folder = CampaignDir(campaign_dir())
     lock = CampaignLock.acquire(folder.lock, folder.log)
+    child = None
     try:
         step = next_step(plan, folder)
         if step is None:
             lock.release()
             return None
         how = describe(plan, step, folder)  # before the child can change what it sees
-        with folder.log.open("a") as log:  # tracebacks, if any, land in the log too
+        with writing(folder.log, NOT_STARTED):
+            log = folder.log.open("a")
+        with log:  # tracebacks, if any, land in the log too
             argv = commands.zoo_command(
                 "campaign", "run", "--foreground", "--plan", plan.path.resolve(), "--lock-fd", lock.fd
             )
             # A session of its own: closing the terminal that started it does not stop it.
             child = _spawn(plan, argv, log, pass_fds=(lock.fd,), start_new_session=True,
                            env={"ZOO_CAMPAIGN_DIR": str(folder.root)})  # fmt: skip
-        lock.write(child.pid, folder.log)
+        with writing(folder.lock, NOT_STARTED):
+            lock.write(child.pid, folder.log)
     except BaseException:
+        if child is not None:  # a campaign the lock does not name would run unseen: stop it
+            child.terminate()
+            child.wait()
         lock.release()
         raise
     lock.close()  # the child holds the lock now
@@ -161,7 +170,8 @@ def run_foreground(plan: Plan, *, lock_fd: int | None = None, poll_s: float = 5.
         )
         return finished
     except KeyboardInterrupt:
-        journal("campaign stopped (interrupted): `zoo campaign run` continues it")
+        with only_warned():
+            journal("campaign stopped (interrupted): `zoo campaign run` continues it")
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -228,22 +238,28 @@ class _Step:
             partial = grown.with_name(grown.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)  # what a killed `zoo grow` left
             origin = self.folder.run(source.name) if source else self.step.grow_from
-            self._child("zoo grow", commands.grow_command(self.step, origin, partial))
+            try:
+                self._child("zoo grow", commands.grow_command(self.step, origin, partial))
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)  # useless, and on a full disk in the way
+                raise
             os.replace(partial, grown)  # whole or not at all: a half-grown model is never trained
         return grown
 
     def _child(self, what: str, argv: list[str]) -> None:
-        """Run one zoo subprocess, its output appended to the step's log; fail the step if it fails."""
+        """Run one zoo subprocess, its output appended to the step's log; fail the step if it fails.
+
+        Its stderr passes through this process on its way to the log, so that its error line reaches
+        campaign.log and the terminal even when the log cannot hold it (a full disk)."""
         self.journal(f"{self.step.name}: {' '.join(argv[2:])}  (log: {self.log})")
-        try:
-            log = self.log.open("a")
-            log.write(f"$ {' '.join(argv)}\n")
-            log.flush()
-        except OSError as error:  # a full disk, say: nothing has started, nothing is lost
-            self._fail(f"cannot write {self.log} ({error.strerror or error})")
+        append_line(self.log, f"$ {' '.join(argv)}")
+        with writing(self.log):
+            log = self.log.open("ab")  # the child's stdout; its stderr comes through `_relay`
         with log:
-            start = log.tell()
-            child = _spawn(self.plan, argv, log)
+            child = _spawn(self.plan, argv, log, stderr=subprocess.PIPE)
+            said: deque[str] = deque(maxlen=50)
+            relay = threading.Thread(target=_relay, args=(child.stderr, self.log, said), daemon=True)
+            relay.start()
             try:
                 code = child.wait()
             except KeyboardInterrupt:  # Ctrl-C reached the child too; SIGTERM (raised as this) did not
@@ -252,19 +268,21 @@ class _Step:
                 except subprocess.TimeoutExpired:
                     child.send_signal(signal.SIGINT)  # `zoo train` then says what it saved, in the log
                     child.wait()
-                self.journal(f"{self.step.name}: {_last_error(self.log, start)}")
+                relay.join(timeout=5)
+                with only_warned():
+                    self.journal(f"{self.step.name}: {_last_error(said)}")
                 raise
+            relay.join(timeout=5)  # a grandchild holding the pipe open must not hang the campaign
         if code != 0:
-            self._fail(f"`{what}` failed ({_exit(code)}): {_last_error(self.log, start)}; see {self.log}")
+            self._fail(f"`{what}` failed ({_exit(code)}): {_last_error(said)}; see {self.log}")
 
     def _fail(self, why: str) -> None:
         reason = f"stopped: {why}; its run folder is as it was, `zoo campaign run` retries"
         line = f"{self.step.name}: {reason}"
-        self.journal(line)
-        try:
-            self.folder.failed(self.step.name).write_text(reason + "\n")
-        except OSError:
-            pass  # campaign.log (or stderr) has the line
+        with only_warned():
+            self.journal(line)
+        with only_warned():
+            replace_text(self.folder.failed(self.step.name), reason + "\n")
         raise CampaignStopped(line)
 
 
@@ -272,13 +290,20 @@ def _exit(code: int) -> str:
     return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
 
 
-def _last_error(log: Path, start: int) -> str:
-    """The `zoo: error:` line (else the last line) a subprocess wrote to `log` after offset `start`."""
-    try:
-        with log.open("rb") as f:
-            f.seek(start)
-            lines = [line.strip() for line in f.read().decode(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return "its log is unreadable"
+def _relay(pipe, log: Path, said: deque[str]) -> None:
+    """Append a child's stderr to its log line by line (each whole or not at all), keeping the last
+    lines in `said`."""
+    with pipe:
+        for line in pipe:
+            said.append(line.decode(errors="replace").strip())
+            try:
+                append_text(log, line.decode(errors="replace"))
+            except OSError:  # a full disk: `said` still holds what matters
+                pass
+
+
+def _last_error(said) -> str:
+    """The last `zoo: error:` line a subprocess wrote to stderr (else its last line)."""
+    lines = [line for line in list(said) if line]  # list(): one step, even if the relay still appends
     errors = [line.removeprefix("zoo: error: ") for line in lines if line.startswith("zoo: error:")]
     return (errors or lines or ["it printed nothing"])[-1]

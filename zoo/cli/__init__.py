@@ -8,12 +8,14 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import sys
 from typing import Any
 
 import typer
 
 from .._errors import ZooError
+from .._files import write_failure
 
 # Each module adds its commands to `app`; heavy imports stay inside the command functions.
 from . import campaign, check, convert, evaluate, grow, hub, models, recipes, study, train  # noqa: E402,F401
@@ -59,6 +61,33 @@ def _tidy_params(group: Any, command: Any) -> None:
 def _fail(message: str, code: int = 2) -> None:
     typer.echo(f"zoo: error: {message}", err=True)
     sys.exit(code)
+
+
+PRINTERS = ("click", "rich", "typer")  # whose writes are a command's output (typer may vendor click)
+
+
+def _printing(error: OSError) -> bool:
+    """Whether `error` came from printing, to stdout or stderr (where stderr failed, no line is read)."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    module = frame.tb_frame.f_globals.get("__name__", "") if frame is not None else ""
+    return module.partition(".")[0] in PRINTERS
+
+
+def _output_failed(error: OSError) -> None:
+    """A redirected stdout that could not be written (`zoo campaign status --json > s.json` on a full
+    disk): one line naming its file, not Python's "Exception ignored" at exit or a bare strerror."""
+    try:
+        where = os.readlink(f"/proc/self/fd/{sys.stdout.fileno()}")  # the file, where Linux says
+    except (OSError, ValueError):
+        where = "the standard output"
+    try:  # what is left in the buffer goes nowhere at exit, instead of failing again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    kept = "what the command printed there is cut short"
+    _fail(write_failure(where, error.strerror or str(error), error.errno, kept), 1)
 
 
 def _finite_numbers(group: Any) -> None:
@@ -118,8 +147,14 @@ def main(argv: list[str] | None = None) -> None:
     except ZooError as error:
         _fail(str(error), getattr(error, "exit_code", 2))
     except OSError as error:  # the environment (a full disk, a permission) where no command checked
+        if error.filename is None and _printing(error):
+            _output_failed(error)
         where = f": {error.filename}" if error.filename else ""
         _fail(f"{error.strerror or error}{where}", 1)
+    try:
+        sys.stdout.flush()  # here, not at exit, where a failure is a Python warning
+    except OSError as error:
+        _output_failed(error)
     if code == 130:  # typer turned a Ctrl-C inside a command into Exit(130), silently
         _fail("interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)

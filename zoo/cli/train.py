@@ -20,7 +20,7 @@ def _option(name: str, *flags: str, **kwargs) -> typer.Option:
 @app.command("train")
 def train_command(
     model: str = typer.Argument(
-        ..., help="Registered model to train from scratch (its spec picks the data set)."
+        ..., help="Registered model to train (its spec picks the data set); from scratch unless --init-from."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory: checkpoint/, best/, metrics, plots."),
     recipe: str = typer.Option(

@@ -123,6 +123,21 @@ class ResNet9(ClassifierModel):
             self.fc = nn.Linear(self.num_features, num_classes, bias=False)
 
 
+def as_model_input(
+    images: torch.Tensor, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
+) -> torch.Tensor:
+    """`images` as a model receives them, for fitting a whitening layer: uint8 images scaled to [0, 1]
+    and, given `mean` and `std`, normalised the way the training loader normalises them; float images
+    are taken as model inputs already."""
+    if images.is_floating_point():
+        return images
+    x = images.float() / 255.0
+    if mean is not None and std is not None:
+        shape = (1, -1, 1, 1)
+        x = (x - x.new_tensor(mean).view(shape)) / x.new_tensor(std).view(shape)
+    return x
+
+
 class FastResNet9(ResNet9):
     """ResNet9 whose stem starts with a frozen `PatchWhitening` conv, to be fitted before training.
 
@@ -161,13 +176,7 @@ class FastResNet9(ResNet9):
         uint8 images are scaled to [0, 1] and, given `mean` and `std`, normalised the way the
         training loader normalises them; float images are taken as model inputs already.
         """
-        x = images[:limit]
-        if not x.is_floating_point():
-            x = x.float() / 255.0
-            if mean is not None and std is not None:
-                shape = (1, -1, 1, 1)
-                x = (x - x.new_tensor(mean).view(shape)) / x.new_tensor(std).view(shape)
-        self.stem[0].fit(x)
+        self.stem[0].fit(as_model_input(images[:limit], mean, std))
 
 
 def resnet9(num_classes: int = 10, in_chans: int = 3, act: str = "gelu") -> ResNet9:

@@ -16,9 +16,11 @@ SEED_BN = "the seeds' BatchNorm study (VGG-A, the course's VGG_BatchNorm)"
 SANTURKAR = "Santurkar et al. 2018, 'How Does Batch Normalization Help Optimization?' (arXiv:1805.11604)"
 
 
-def _reduced(epochs: int, limit_train: int, limit_test: int = 2000, probe_every: int = 10, **more) -> Scale:
+def _reduced(
+    epochs: int, limit_train: int, limit_test: int = 2000, probe_every: int = 10, caveats=(), **more
+) -> Scale:
     options = {"epochs": epochs, "limit_train": limit_train, "limit_test": limit_test, **more}
-    return Scale(options, probe_every, note="a subset and fewer epochs: minutes on 2 CPU cores")
+    return Scale(options, probe_every, "a subset and fewer epochs: minutes on 2 CPU cores", caveats)
 
 
 def _slug(text: str) -> str:
@@ -39,8 +41,18 @@ def _factor(table: str, model: str, base: dict, key: str, values: dict, **cell) 
     return cells
 
 
+def _grid(model: str, base: dict):
+    """`_factor` for `model` on top of `base`, with the seed200 recipe: (table, key, values) -> cells."""
+    return lambda table, key, values: _factor(table, model, base, key, values, recipe="seed200")
+
+
 # --- mlp-depth (seed 004, MNIST) -------------------------------------------------------------------
 _MLP = {"probes": ("grad_norms",), "recipe": "mlp"}
+_MLP_REDUCED = (  # the reduced scale's caveats
+    "8 epochs on 10,800 images: the 41-layer nets without shortcuts are still learning at the last epoch "
+    "(see their curves), so their order is not the seed's; + BN + lr decay halves its lr every 3 epochs "
+    "and trails + BN for that reason alone.",
+)
 MLP_DEPTH = Study(
     "mlp-depth",
     description=(
@@ -66,9 +78,16 @@ MLP_DEPTH = Study(
         ),
         Cell("mlp41-res", "mlp41_res", "41 layers", "residual", "-", **_MLP),
     ),
-    scales={"reduced": _reduced(8, 12000, probe_every=20)},
+    scales={"reduced": _reduced(8, 12000, probe_every=20, caveats=_MLP_REDUCED)},
     figures=("curves", "layers"),
     metric="best",
+    caveats=(
+        "The per-layer figure counts every weight (Linear) layer, input to output, residual shortcuts "
+        "included: the residual net (mlp41_res) has 52, 44 on its main path (2 blocks, 8 modules of 5 "
+        "blocks, a closing block, the classifier) and 8 shortcuts, each counted after its module's 5 "
+        "blocks; so its line runs past the 41-layer nets', and its shortcut layers (every 6th from the 8th) "
+        "stand apart from the blocks around them.",
+    ),
 )
 
 # --- bn-accuracy (VGG-A with and without BN) ---------------------------------------------------------
@@ -88,6 +107,11 @@ def _bn_pair(
     ]
 
 
+_BN_REDUCED = (  # the reduced scale's caveats
+    "3 epochs on 5,000 images against the seed's 20 on 50,000: every figure is far below the seed's. "
+    "Without BN, SGD lr 0.1 never leaves chance (10.7 % test, training loss 2.30 throughout), so that row"
+    " says nothing of the seed's 79.5 %.",
+)
 BN_ACCURACY = Study(
     "bn-accuracy",
     description=(
@@ -101,7 +125,7 @@ BN_ACCURACY = Study(
         *_bn_pair("Adam lr 1e-4", {**_CONSTANT, "lr": 1e-4, "optimizer": "adam"}, seeds=("81.71", "81.77")),
         *_bn_pair("Adam lr 5e-4", {**_CONSTANT, "lr": 5e-4, "optimizer": "adam"}, seeds=("83.90", "87.14")),
     ),
-    scales={"reduced": _reduced(3, 5000, 1000)},
+    scales={"reduced": _reduced(3, 5000, 1000, caveats=_BN_REDUCED)},
     figures=("curves",),
 )
 
@@ -115,7 +139,8 @@ _BASE18 = {
     "optimizer": "sgd",
     "act": "relu",
 }
-_R18 = {"recipe": "seed200"}
+_r18 = _grid("resnet18", _BASE18)
+
 HPARAMS = Study(
     "hparams",
     description=(
@@ -124,10 +149,8 @@ HPARAMS = Study(
     ),
     source=SEED_000,
     cells=(
-        *_factor(
+        *_r18(
             "loss",
-            "resnet18",
-            _BASE18,
             "loss",
             {
                 "ce": "90.61",
@@ -136,36 +159,24 @@ HPARAMS = Study(
                 "huber": "81.67",
                 "multilabel_soft_margin": "87.85",
             },
-            **_R18,
         ),
-        *_factor(
+        *_r18(
             "weight decay",
-            "resnet18",
-            _BASE18,
             "weight_decay",
             {1e-4: "89.05", 5e-4: "90.61", 1e-3: "88.94", 5e-3: "88.89", 1e-2: "80.22"},
-            **_R18,
         ),
-        *_factor(
+        *_r18(
             "activation",
-            "resnet18",
-            _BASE18,
             "act",
             {"relu": "90.61", "mish": "91.69", "leaky_relu": "89.34", "elu": "86.93", "gelu": "90.36"},
-            **_R18,
         ),
-        *_factor(
+        *_r18(
             "optimizer",
-            "resnet18",
-            _BASE18,
             "optimizer",
             {"sgd": "90.61", "adam": "71.26", "adadelta": "82.81", "adagrad": "88.62", "adamax": "85.36"},
-            **_R18,
         ),
-        *_factor(
+        *_r18(
             "schedule",
-            "resnet18",
-            _BASE18,
             "scheduler",
             {
                 "plateau": "90.61",
@@ -174,7 +185,6 @@ HPARAMS = Study(
                 "exponential": "90.60",
                 "cosine": "91.91",
             },
-            **_R18,
         ),
     ),
     scales={"reduced": _reduced(2, 2000, 1000)},
@@ -184,6 +194,7 @@ HPARAMS = Study(
 # --- res9-family (seed 000) ----------------------------------------------------------------------------
 _RES9 = {"lr": 0.01, "epochs": 50, "weight_decay": 5e-4, "loss": "ce", "act": "relu"}
 _AUG_OFF = {"crop_padding": 0, "flip": False}
+_simp = _grid("simp_res9", _RES9)
 RES9_FAMILY = Study(
     "res9-family",
     description=(
@@ -200,38 +211,10 @@ RES9_FAMILY = Study(
                 ("simp_res9", "simp_Res9", "87.80"),
             )
         ),
-        *_factor(
-            "schedule",
-            "simp_res9",
-            _RES9,
-            "scheduler",
-            {"cosine": "-", "cyclic": "-", "onecycle": "-"},
-            recipe="seed200",
-        ),
-        *_factor(
-            "activation",
-            "simp_res9",
-            _RES9,
-            "act",
-            dict.fromkeys(("relu", "mish", "elu", "rrelu", "gelu"), "-"),
-            recipe="seed200",
-        ),
-        *_factor(
-            "loss",
-            "simp_res9",
-            _RES9,
-            "loss",
-            dict.fromkeys(("ce", "smooth_l1", "bce"), "-"),
-            recipe="seed200",
-        ),
-        *_factor(
-            "stem",
-            "simp_res9",
-            _RES9,
-            "model_kwargs.stem",
-            {"3x3": "-", "7x7": "-", "3x3-3x3-3x3": "-", "3x3-3x3": "-"},
-            recipe="seed200",
-        ),
+        *_simp("schedule", "scheduler", {"cosine": "-", "cyclic": "-", "onecycle": "-"}),
+        *_simp("activation", "act", dict.fromkeys(("relu", "mish", "elu", "rrelu", "gelu"), "-")),
+        *_simp("loss", "loss", dict.fromkeys(("ce", "smooth_l1", "bce"), "-")),
+        *_simp("stem", "model_kwargs.stem", {"3x3": "-", "7x7": "-", "3x3-3x3-3x3": "-", "3x3-3x3": "-"}),
         Cell(
             "augmentation-on",
             "simp_res9",
@@ -315,6 +298,13 @@ FAST_RESNET9 = Study(
 # --- bn-landscape and ics (Santurkar et al.) ---------------------------------------------------------
 _LANDSCAPE_LRS = (0.05, 0.075, 0.1, 0.125, 0.15)
 _SGD = {**_CONSTANT, "momentum": 0.0}
+_LANDSCAPE_REDUCED = (  # the reduced scale's caveats
+    "In 47 steps the BN-free VGG-A never leaves its initial plateau (loss 2.30 throughout, ~9 % train, at"
+    " every lr from 0.05 to 0.15, plain SGD), so its band is flat and its gradient changes tiny; the BN "
+    "network learns (26-42 % test) and its loss band, gradient predictiveness and beta-smoothness move "
+    "with the lr. The paper's contrast (BN smoother than no BN) is between two networks that both train, "
+    "which takes the full run.",
+)
 BN_LANDSCAPE = Study(
     "bn-landscape",
     description=(
@@ -328,7 +318,7 @@ BN_LANDSCAPE = Study(
         for lr in _LANDSCAPE_LRS
         for c in _bn_pair(f"lr {lr}", {**_SGD, "lr": lr}, ("smoothness", "landscape"))
     ),
-    scales={"reduced": _reduced(1, 6000, 500, probe_every=3)},
+    scales={"reduced": _reduced(1, 6000, 500, probe_every=3, caveats=_LANDSCAPE_REDUCED)},
     figures=("curves", "bands"),
     bands_by="row",  # the paper's band: with and without BN, each over the lrs
 )
@@ -344,15 +334,19 @@ _ICS_NOISY = replace(  # the BN cell with noise after each BatchNorm2d
     model_kwargs={**_ICS_VGG_BN.model_kwargs, "noisy_bn": True},
 )
 _DLN_TABLE = "deep linear network (22 layers, MNIST), SGD lr 0.01"
+_ICS_REDUCED = (  # the reduced scale's caveats
+    "In 3 epochs at SGD lr 0.1 the BN-free VGG-A never leaves chance (10.7 % test, 10.3 % train): its "
+    "gradients hardly change, so its shift is ~0 and its cos ~1 at every layer, and its last layers' "
+    "inputs stay at 0. That is a network that does not train, not one free of covariate shift; the "
+    "paper's comparison needs the full run.",
+)
 ICS = Study(
     "ics",
     description=(
         "Internal covariate shift as the paper defines it, per layer: ||G - G'|| and cos(G, G'), G' a "
         "layer's gradient after the preceding layers' SGD step; VGG-A without BN, with BN and with noisy "
         "BN (a random per-channel shift and scale after BN, redrawn every step), with the layer inputs' "
-        "distributions over training; and a deep linear network (mlp22's widths, no activation) +- BN. "
-        "Read noisy BN's train %: evaluation runs without the noise, on running statistics that later "
-        "layers gathered under it, so its test % can fall far below its train %."
+        "distributions over training; and a deep linear network (mlp22's widths, no activation) +- BN."
     ),
     source=SANTURKAR,
     cells=(
@@ -362,8 +356,12 @@ ICS = Study(
         Cell("dln", "mlp22", _DLN_TABLE, "without BN", "-", "mlp", _DLN, _LINEAR, ("ics",)),
         Cell("dln-bn", "mlp22_bn", _DLN_TABLE, "with BN", "-", "mlp", _DLN, _LINEAR, ("ics",)),
     ),
+    caveats=(
+        "Read noisy BN's train %: evaluation runs without the noise, on running statistics that later "
+        "layers gathered under it, so its test % can fall far below its train %.",
+    ),
     scales={
-        "reduced": _reduced(3, 5000, 1000, probe_every=10),
+        "reduced": _reduced(3, 5000, 1000, probe_every=10, caveats=_ICS_REDUCED),
         "smoke": Scale({"epochs": 1, "limit_train": 8, "limit_test": 8, "batch_size": 8}, note="1 step"),
     },
     figures=("curves", "bands", "layers", "distributions"),

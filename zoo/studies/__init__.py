@@ -3,6 +3,7 @@
     >>> import zoo.studies
     >>> result = zoo.studies.run("mlp-depth", out="studies/mlp-depth", scale="smoke")
     >>> result.report  # studies/mlp-depth/report.md, beside results.csv/.json and the figures
+    >>> zoo.studies.rewrite("studies/mlp-depth")  # the report (and figures) again, training nothing
 
 A study is registered by a plugin (``zoo_register_studies``); the built-in ones come from
 zoo/plugins/studies.py. Each cell of its grid is one `zoo.train.train` run in OUT/runs/CELL,
@@ -17,6 +18,7 @@ from .._study import SCALES, Cell, Scale, Study
 from .lookup import UnknownStudyError, get_study, list_studies
 
 if TYPE_CHECKING:
+    from .report import rewrite
     from .runner import StudyResult, run
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "UnknownStudyError",
     "get_study",
     "list_studies",
+    "rewrite",
     "run",
 ]
 
@@ -38,4 +41,8 @@ def __getattr__(name: str) -> Any:
         from . import runner
 
         return getattr(runner, name)
+    if name == "rewrite":  # matplotlib, once it draws
+        from .report import rewrite
+
+        return rewrite
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

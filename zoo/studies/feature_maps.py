@@ -103,7 +103,7 @@ def mosaic(maps: torch.Tensor, pad: int = 1) -> torch.Tensor:
 
 
 def _draw(name: str, pixels: torch.Tensor, maps: list[torch.Tensor], what: str, path: Path) -> None:
-    from .report import _pyplot
+    from .figures import _pyplot
 
     plt = _pyplot()
     fig, axes = plt.subplots(

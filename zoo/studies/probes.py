@@ -2,8 +2,9 @@
 
 Each probe sees a `TrainStep` after the backward pass, before the optimizer step, and records every
 `every` steps. What it records is JSON: ``series`` (one number per recorded step) and ``layers`` (one
-number per weight layer per recorded step). A probe that moves the weights to look around puts them,
-their gradients and BatchNorm's running statistics back before the optimizer step.
+number per weight layer per recorded step, with the layers' module ``names``). A probe that moves the
+weights to look around puts them, their gradients and BatchNorm's running statistics back before the
+optimizer step.
 
 * ``grad_norms``: the L2 norm of each weight layer's gradient (vanishing gradients in deep MLPs).
 * ``smoothness``: Santurkar et al. 2018 as the seed measures it: the loss, the gradient
@@ -33,6 +34,12 @@ MAX_SAMPLES = 1 << 16  # values per layer the quantiles are taken over (torch.qu
 def weight_modules(net: nn.Module) -> list[nn.Module]:
     """The trainable Linear and Conv layers, input to output (what the per-layer probes report)."""
     return [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d)) and m.weight.requires_grad]
+
+
+def weight_names(net: nn.Module) -> list[str]:
+    """The qualified names of `weight_modules` (a report tells a residual shortcut by its name)."""
+    chosen = {id(m) for m in weight_modules(net)}
+    return [name for name, m in net.named_modules() if id(m) in chosen]
 
 
 def weight_layers(net: nn.Module) -> list[nn.Parameter]:
@@ -81,6 +88,7 @@ class Probe:
         self.steps: list[int] = []
         self.series: dict[str, list[float]] = {}
         self.layers: dict[str, list[list[float]]] = {}
+        self.names: list[str] = []  # the weight layers `layers` follows, set by per-layer probes
 
     def __call__(self, step) -> None:
         if step.step % self.every == 0:
@@ -97,13 +105,19 @@ class Probe:
         for key, values in (layers or {}).items():
             self.layers.setdefault(key, []).append([float(v) for v in values])
 
+    def name_layers(self, net: nn.Module) -> None:
+        if not self.names:
+            self.names = weight_names(net)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"steps": self.steps, "series": self.series, "layers": self.layers}
+        names = {"names": self.names} if self.names else {}
+        return {"steps": self.steps, "series": self.series, "layers": self.layers, **names}
 
 
 class GradNorms(Probe):
     def measure(self, step) -> None:
         norms = [float(p.grad.norm()) if p.grad is not None else 0.0 for p in weight_layers(step.net)]
+        self.name_layers(step.net)
         self.add(step.step, {"loss": float(step.loss.detach())}, {"grad_norm": norms})
 
 
@@ -167,6 +181,7 @@ class InternalCovariateShift(Probe):
                 g = before[i].reshape(-1)
                 l2.append(float((g - after).norm()))
                 cos.append(float(nn.functional.cosine_similarity(g, after, dim=0).clamp(-1, 1)))
+        self.name_layers(step.net)
         self.add(step.step, {"loss": float(step.loss.detach())}, {"ics_l2": l2, "ics_cos": cos})
 
 
@@ -196,6 +211,7 @@ class Activations(Probe):
         finally:
             for handle in handles:
                 handle.remove()
+        self.name_layers(step.net)
         self.add(step.step)
         self.quantiles.append(seen)
 

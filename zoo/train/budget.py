@@ -145,7 +145,7 @@ def measure_eval(evaluate_batches: Callable[[Any], Any], loader: Any, device: to
 def fit_run_to_budget(run: TrainingRun) -> BudgetFit:
     """Time a few of `run`'s training steps and evaluations, undo them, and fit its epochs to
     `run.config.time_budget` (a TrainConfigError when not even one epoch fits)."""
-    from .loop import evaluate, train_one_epoch
+    from .loop import evaluate, recipe_tta, train_one_epoch
     from .optim import build_schedule
     from .report import EpochProgress
 
@@ -160,7 +160,7 @@ def fit_run_to_budget(run: TrainingRun) -> BudgetFit:
         )  # fmt: skip
 
     def passes(loader: Any) -> None:
-        evaluate(run.eval_net, loader, run.loss_fn, run.precision, tta=run.recipe.tta, ctx=ctx)
+        evaluate(run.eval_net, loader, run.loss_fn, run.precision, tta=recipe_tta(run.recipe), ctx=ctx)
 
     step_s = measure_steps(steps, data.train, run.device)
     eval_s = measure_eval(passes, data.eval, run.device)

@@ -7,6 +7,7 @@ from .._choices import (
     PER_STEP_SCHEDULERS,
     PRECISIONS,
     SCHEDULERS,
+    TTA_MODES,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "PER_STEP_SCHEDULERS",
     "PRECISIONS",
     "SCHEDULERS",
+    "TTA_MODES",
 ]

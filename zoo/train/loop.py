@@ -11,7 +11,9 @@ import torch
 from torch import nn
 
 from .._errors import ZooError
+from ..evaluate import tta_logits
 from .distributed import DistContext
+from .ema import WeightAverage
 from .optim import Schedule
 from .options import CheckpointEvery
 from .report import EpochProgress
@@ -176,9 +178,11 @@ def train_one_epoch(
     on_step: Callable[[TrainStep], None] | None = None,
     tally: EpochTally | None = None,
     checkpoints: MidEpochCheckpoints | None = None,
+    average: WeightAverage | None = None,
 ) -> EpochStats:
     """Train `net` for one pass over `loader`; raise NonFiniteLossError at the first bad loss and
-    DivergedError when `guard` sees the loss stay far above its start.
+    DivergedError when `guard` sees the loss stay far above its start. `average`, the run's weight
+    average, is updated after every optimizer step.
 
     `tally`: the totals of this epoch's first batches, restored from a mid-epoch checkpoint (those
     batches are skipped; `global_step` is the step count before the epoch). `checkpoints`: when to stop
@@ -211,6 +215,8 @@ def train_one_epoch(
             optimizer.step()
         lr = optimizer.param_groups[0]["lr"]
         schedule.after_batch()
+        if average is not None:
+            average.after_step(global_step + index + 1)
         loss = loss.detach()
         newly_bad = (first_bad == _NO_STEP) & ~torch.isfinite(loss)
         first_bad = torch.where(newly_bad, index, first_bad)
@@ -273,6 +279,11 @@ def train_one_epoch(
     )
 
 
+def recipe_tta(recipe) -> str:
+    """The TTA mode a recipe evaluates with: its `tta_mode` when `tta` is on, else "none"."""
+    return recipe.tta_mode if recipe.tta else "none"
+
+
 @torch.no_grad()
 def evaluate(
     net: nn.Module,
@@ -280,11 +291,12 @@ def evaluate(
     loss_fn: nn.Module,
     precision: Precision,
     *,
-    tta: bool,
+    tta: str,
     ctx: DistContext,
     progress: EpochProgress | None = None,
 ) -> tuple[float, float]:
-    """(mean loss, accuracy) over `loader`, across ranks; `tta` averages logits with the h-flipped input."""
+    """(mean loss, accuracy) over `loader`, across ranks; `tta` is a TTA mode of zoo.evaluate
+    ("none", "flip": logits averaged with the h-flipped input's, "flip_translate")."""
     net.eval()
     device = ctx.device
     sums = torch.zeros(2, dtype=torch.float64, device=device)  # loss * n, correct
@@ -298,9 +310,7 @@ def evaluate(
         if not len(y):
             continue
         with precision.autocast():
-            logits = net(x).float()
-            if tta:
-                logits = (logits + net(x.flip(-1)).float()) / 2
+            logits = tta_logits(net, x, tta)
         n = y.numel()
         seen += n
         sums += torch.stack([loss_fn(logits, y).double() * n, (logits.argmax(1) == y).sum().double()])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -14,8 +15,52 @@ if TYPE_CHECKING:
     from .recipes import Recipe
 
 
-def build_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:
-    """The recipe's optimizer; `momentum` is SGD's momentum or the Adam family's beta1."""
+def is_norm(module: nn.Module) -> bool:
+    """Whether `module` is a BatchNorm layer (Ghost and noisy BatchNorm included): the layers whose
+    parameters `bn_lr_scale` and `bn_weight_frozen` treat apart."""
+    return isinstance(module, nn.modules.batchnorm._BatchNorm)
+
+
+def param_groups(params: nn.Module | Iterable[nn.Parameter], recipe: Recipe) -> Any:
+    """What the optimizer of `recipe` is given: the parameters of a module (or the given parameters)
+    in one group, or, with ``recipe.bn_lr_scale != 1``, in two: the others at the recipe's lr and
+    weight decay, then the BatchNorm parameters at ``bn_lr_scale`` times the lr and the weight decay
+    divided by it, so that their decay per step (lr x wd) is the others' (Page's "How to Train Your
+    ResNet 8: Bag of Tricks" and Jordan's airbench94, arXiv:2404.00498, both at 64x). A module
+    without BatchNorm keeps one group."""
+    if not isinstance(params, nn.Module) or recipe.bn_lr_scale == 1:
+        return params.parameters() if isinstance(params, nn.Module) else params
+    norm = {id(p) for m in params.modules() if is_norm(m) for p in m.parameters(recurse=False)}
+    everything = list(params.parameters())
+    groups = [{"params": [p for p in everything if id(p) not in norm], "name": "weights"}]
+    if norm:
+        scale = recipe.bn_lr_scale
+        groups.append(
+            {
+                "params": [p for p in everything if id(p) in norm],
+                "lr": recipe.lr * scale,
+                "weight_decay": recipe.weight_decay / scale,
+                "name": "batchnorm",
+            }
+        )
+    return groups
+
+
+def freeze_bn_weights(model: nn.Module) -> int:
+    """Stop training every BatchNorm scale (``bn_weight_frozen``): it keeps its value, 1 for a fresh
+    model, as in Page's and Jordan's networks; the number of scales frozen."""
+    frozen = 0
+    for module in model.modules():
+        if is_norm(module) and module.weight is not None and module.weight.requires_grad:
+            module.weight.requires_grad_(False)
+            frozen += 1
+    return frozen
+
+
+def build_optimizer(params: nn.Module | Iterable[nn.Parameter], recipe: Recipe) -> torch.optim.Optimizer:
+    """The recipe's optimizer over a module's parameters (grouped by `param_groups`) or the given
+    ones; `momentum` is SGD's momentum or the Adam family's beta1."""
+    params = param_groups(params, recipe)
     lr, wd, momentum = recipe.lr, recipe.weight_decay, recipe.momentum
     name = recipe.optimizer
     if name == "sgd":
@@ -93,37 +138,60 @@ def build_schedule(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_e
     elif name == "cyclic":
         # Triangular cycles between lr/10 and lr; half-cycle of `step_size` epochs (default 2, Smith 2017).
         half = max(1, (recipe.step_size or 2) * steps_per_epoch)
+        peaks = [group["lr"] for group in optimizer.param_groups]  # each group's own (bn_lr_scale)
         scheduler = sched.CyclicLR(
-            optimizer, base_lr=recipe.lr / 10, max_lr=recipe.lr, step_size_up=half, cycle_momentum=False
+            optimizer,
+            base_lr=[peak / 10 for peak in peaks],
+            max_lr=peaks,
+            step_size_up=half,
+            cycle_momentum=False,
         )
     elif name == "onecycle":
-        scheduler = sched.LambdaLR(optimizer, OneCycle(total_steps, recipe.warmup))
+        shape = OneCycle(
+            total_steps, recipe.warmup, recipe.onecycle_start, recipe.onecycle_end, recipe.onecycle_hold
+        )
+        scheduler = sched.LambdaLR(optimizer, shape)
     else:
         raise ValueError(f"unknown scheduler {name!r}; choose one of {', '.join(SCHEDULERS)}")
     return Schedule(scheduler, per_step=name in PER_STEP_SCHEDULERS)
 
 
 class OneCycle:
-    """The one-cycle lr factor of Smith & Topin (arXiv:1708.07120), linear in both phases: from 1/25
-    up to 1 over the first `warmup` fraction of `total_steps`, then down to 1/25e4 at the last step.
+    """The one-cycle lr factor of Smith & Topin (arXiv:1708.07120), linear in both phases: from
+    `initial` (1/25) up to 1 over the first `warmup` fraction of `total_steps`, then down to `final`
+    (1/25e4) at the last step or, with a `hold` fraction, at the step where the last `hold` of the
+    steps begin, which stay there.
 
-    The shape of torch's OneCycleLR(anneal_strategy="linear"), without its failure on short runs (it
-    divides by zero when the warmup rounds to one step, and raises when stepped past its total):
-    any run of one or more steps works here, with at least one warmup step when it has two.
+    The default is the shape of torch's OneCycleLR(anneal_strategy="linear"), without its failure
+    on short runs (it divides by zero when the warmup rounds to one step, and raises when stepped past
+    its total): any run of one or more steps works here, with at least one warmup step when it has
+    two. With ``initial=0, final=0.1, hold=0.2, warmup=0.2`` it is the piecewise-linear schedule of
+    Page's final 10-epoch recipe (0 -> peak at epoch 2 -> 0.1 x peak at epoch 8, then flat); with
+    ``initial=0.2, final=0.07, warmup=0.23`` airbench94's ``triangle`` schedule.
     """
 
-    initial, final = 1 / 25, 1 / 25e4
-
-    def __init__(self, total_steps: int, warmup: float) -> None:
+    def __init__(
+        self,
+        total_steps: int,
+        warmup: float,
+        initial: float = 1 / 25,
+        final: float = 1 / 25e4,
+        hold: float = 0.0,
+    ) -> None:
         self.total_steps = max(1, int(total_steps))
         self.warmup_steps = min(max(1, round(warmup * self.total_steps)), self.total_steps - 1)
+        self.initial, self.final = initial, final
+        self.hold_steps = max(
+            0, min(round(hold * self.total_steps), self.total_steps - 1 - self.warmup_steps)
+        )
 
     def __call__(self, step: int) -> float:
         up, total = self.warmup_steps, self.total_steps
         if step < up:
             return self.initial + (1 - self.initial) * step / up
-        # The last optimizer step (step total - 1) runs at the final lr; later calls stay there.
-        down = max(1, total - 1 - up)
+        # The last optimizer step before the hold (step total - 1 without one) runs at the final lr;
+        # later calls stay there.
+        down = max(1, total - 1 - self.hold_steps - up)
         return 1 + (self.final - 1) * min(1.0, (step - up) / down)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .._errors import ZooError
-from .choices import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS
+from .choices import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, TTA_MODES
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*$")
@@ -132,13 +132,28 @@ class TrainOptions:
     step_size: int | None = _option("step: epochs between drops; cyclic: epochs per half-cycle.")
     gamma: float | None = _option("step: the factor of each drop; exponential: the factor per epoch.")
     warmup: float | None = _option("onecycle: the fraction of the steps that warms up.")
+    onecycle_start: float | None = _option("onecycle: the first lr, a fraction of the peak lr.")
+    onecycle_end: float | None = _option("onecycle: the lr the decay ends at, a fraction of the peak lr.")
+    onecycle_hold: float | None = _option("onecycle: the fraction of the steps, at the end, held at that lr.")
     loss: str | None = _option(f"Loss: {_names(LOSSES)} (all but ce take one-hot targets).")
     label_smoothing: float | None = _option("Label smoothing in [0, 1).")
     crop_padding: int | None = _option("Random-crop padding in pixels (0: no crop).")
     flip: bool | None = _option("Random horizontal flips.")
     cutout: int | None = _option("Side of the cutout square in pixels (0: none).")
     tta: bool | None = _option("Flip test-time augmentation in each evaluation.")
+    tta_mode: str | None = _option(f"What tta averages over: {_names(TTA_MODES[1:])}.")
     val_size: float | None = _option("Hold out a fraction (< 1) or count of training images for validation.")
+    bn_lr_scale: float | None = _option(
+        "Learning-rate factor of the BatchNorm parameters; their weight decay is divided by it."
+    )
+    bn_weight_frozen: bool | None = _option("Keep every BatchNorm scale at its initial 1.")
+    ema_momentum: float | None = _option(
+        "Momentum per step of an average of the weights, evaluated and saved in their place (0: none)."
+    )
+    ema_every: int | None = _option("Optimizer steps between updates of the weight average.")
+    ema_start: int | None = _option("Epochs trained before the weight average starts.")
+    ema_ramp: float | None = _option("The average's momentum is ema_momentum x (step / steps) ** ema_ramp.")
+    lookahead: bool | None = _option("Copy the weight average back into the trained weights at each update.")
     # Run settings.
     act: str | None = _option("Activation, for models with an `act` option.", "the model's")
     model_kwargs: Mapping[str, Any] | None = _option(

@@ -1,4 +1,5 @@
-"""What a run's checkpoint holds and how --resume puts it back: model, optimizer, schedule, scaler,
+"""What a run's checkpoint holds and how --resume puts it back: model (the weight average when the
+recipe keeps one, the trained weights then among the tensors), optimizer, schedule, scaler,
 divergence guard, RNG states, the metrics so far and, for a mid-epoch checkpoint, the epoch's
 position and running totals (so the resumed run replays the uninterrupted one bit for bit on CPU)."""
 
@@ -89,8 +90,11 @@ def save_run_checkpoint(run: TrainingRun, state: RunState, partial: EpochTally |
         "world_size": ctx.world_size,
         "config": run.config.to_dict(),
         "divergence_guard": run.guard.state_dict(),
+        "weight_average": run.average.checkpoint_info() if run.average is not None else None,
     }
     tensors = {**opt_tensors, **rng_tensors}
+    if run.average is not None:  # the model file holds the average: the trained weights go here
+        tensors.update(run.average.checkpoint_tensors())
     save_checkpoint(run.out, lambda d: run.save_model(d, state.epoch, step), tensors, info)
 
 
@@ -119,7 +123,11 @@ def restore_checkpoint(run: TrainingRun) -> RunState:
     if ctx.is_main and metadata.get("zoo.dataset") != run.data.identity:
         trained_on = metadata.get("zoo.dataset")
         logger.warning("resuming on %s, but the checkpoint was trained on %s", run.data.identity, trained_on)
-    run.model.load_state_dict(load_state(model_file))
+    weights = load_state(model_file)
+    if run.average is not None:
+        run.average.restore(weights, tensors, info.get("weight_average"))
+    else:
+        run.model.load_state_dict(weights)
     run.grown_from = metadata.get(GROWN_FROM)
     load_optimizer_state(run.optimizer, tensors, info["optimizer"])
     run.schedule.load_state_dict(info["scheduler"])

@@ -28,6 +28,7 @@ from ..checkpoint import (
 from .budget import BudgetFit, fit_run_to_budget
 from .config import TrainConfig, TrainConfigError
 from .distributed import DistContext
+from .ema import WeightAverage
 from .init_from import init_model
 from .loaders import RunData, build_data
 from .loop import (
@@ -38,9 +39,10 @@ from .loop import (
     TrainingFailedError,
     TrainStep,
     evaluate,
+    recipe_tta,
     train_one_epoch,
 )
-from .optim import build_loss, build_optimizer, build_schedule
+from .optim import build_loss, build_optimizer, build_schedule, freeze_bn_weights
 from .record import TrainResult, banner, config_record
 from .report import FEW_EPOCHS, EpochProgress, MetricsLog, plot_history, summary_line
 from .resume import RunState, restore_checkpoint, save_best_model, save_run_checkpoint
@@ -85,6 +87,8 @@ class TrainingRun:
         self.on_step = on_step
         self.grown_from: str | None = None  # the --init-from file's zoo.grown_from, kept in model files
         self.from_checkpoint = False  # resuming from a checkpoint (whose weights replace --init-from's)
+        self.average: WeightAverage | None = None  # the recipe's weight average (ema_momentum > 0)
+        self._compiled: dict[int, torch.nn.Module] = {}  # torch.compile'd evaluated modules, by id
         self.model: torch.nn.Module
         self.data: RunData
 
@@ -149,7 +153,9 @@ class TrainingRun:
         if hasattr(model, "init_whitening"):  # data-dependent init (fast_resnet9's stem; draws no RNG)
             # Also on resume: a run killed before its first checkpoint restarts from this init.
             model.init_whitening(self.data.train.images, *self.data.normalisation)
-        self.optimizer = build_optimizer(model.parameters(), recipe)
+        if recipe.bn_weight_frozen:
+            freeze_bn_weights(model)
+        self.optimizer = build_optimizer(model, recipe)  # BatchNorm in its own group with bn_lr_scale
         self.loss_fn = build_loss(recipe, self.spec.num_classes)
         try:
             self.precision = choose_precision(self.device, config.precision)
@@ -158,12 +164,33 @@ class TrainingRun:
         self.scaler = self.precision.make_scaler()
         net = ctx.wrap(model)
         self.net = torch.compile(net) if config.compile else net
-        self.eval_net = torch.compile(model) if config.compile else model
         if config.time_budget is not None and not self.resume:
             self.budget = fit_run_to_budget(self)
             self.recipe = dataclasses.replace(self.recipe, epochs=self.budget.epochs)
             self.config = dataclasses.replace(self.config, recipe=self.recipe)
-        self.schedule = build_schedule(self.optimizer, self.recipe, len(self.data.train))
+        steps = len(self.data.train)
+        self.schedule = build_schedule(self.optimizer, self.recipe, steps)
+        if self.recipe.ema_momentum:  # after the budget fit: it sets the steps the average ramps over
+            self.average = WeightAverage(model, self.recipe, self.recipe.epochs * steps, steps)
+
+    def evaluated_model(self) -> torch.nn.Module:
+        """The module evaluated and saved: the weight average once it has started, else the model."""
+        return self.average.evaluated() if self.average is not None else self.model
+
+    @property
+    def eval_net(self) -> torch.nn.Module:
+        """`evaluated_model()`, torch.compile'd with --compile."""
+        model = self.evaluated_model()
+        if not self.config.compile:
+            return model
+        if id(model) not in self._compiled:
+            self._compiled[id(model)] = torch.compile(model)
+        return self._compiled[id(model)]
+
+    @property
+    def tta(self) -> str:
+        """The TTA mode of every evaluation of the run (zoo.evaluate's TTA_MODES)."""
+        return recipe_tta(self.recipe)
 
     def _epoch(
         self, epoch: int, state: RunState, progress: EpochProgress, mid: MidEpochCheckpoints | None
@@ -178,20 +205,22 @@ class TrainingRun:
             stats = train_one_epoch(
                 self.net, data.train, self.loss_fn, self.optimizer, self.schedule, self.precision,
                 self.scaler, epoch=epoch, global_step=state.step, ctx=self.ctx, progress=progress,
-                guard=self.guard, on_step=self.on_step, tally=tally, checkpoints=mid,
+                guard=self.guard, on_step=self.on_step, tally=tally, checkpoints=mid, average=self.average,
             )  # fmt: skip
         except TrainingFailedError as error:
             raise type(error)(f"{error}; training stopped. {kept_checkpoint(self.out)}") from None
         finally:
             progress.stop()
         self.ctx.broadcast_buffers(self.model)
+        if self.average is not None:
+            self.average.after_epoch()  # Lookahead: the average back into the trained weights
         evaluating = time.perf_counter()
         eval_loss = eval_acc = None
         if epoch % self.config.eval_every == 0 or epoch == recipe.epochs:
             progress.start_eval(epoch, recipe.epochs, len(data.eval), data.eval_split)
             try:
                 eval_loss, eval_acc = evaluate(
-                    self.eval_net, data.eval, self.loss_fn, self.precision, tta=recipe.tta, ctx=self.ctx,
+                    self.eval_net, data.eval, self.loss_fn, self.precision, tta=self.tta, ctx=self.ctx,
                     progress=progress,
                 )  # fmt: skip
             finally:
@@ -216,9 +245,10 @@ class TrainingRun:
         return row, stats
 
     def save_model(self, path: Path, epoch: int, step: int, **extra: Any) -> Path:
-        """The model file of a checkpoint: the model with its provenance (epoch, step, data, recipe)."""
+        """The model file of a checkpoint: the evaluated model (the weight average, if the recipe keeps
+        one) with its provenance (epoch, step, data, recipe)."""
         return save_model(
-            self.model,
+            self.evaluated_model(),
             path,
             name=self.config.model,
             options=self.config.model_options(),
@@ -246,7 +276,7 @@ class TrainingRun:
             final["test_loss"], final["test_acc"] = self._test()
             if best is not None:
                 self.ctx.barrier()  # rank 0 wrote best/ before every rank reads it
-                self.model.load_state_dict(load_state(best_path))
+                self.evaluated_model().load_state_dict(load_state(best_path))
                 best = dict(best)
                 best["test_loss"], best["test_acc"] = self._test()
         model_path = self.out / CHECKPOINT_DIR / MODEL_FILE
@@ -274,5 +304,5 @@ class TrainingRun:
 
     def _test(self) -> tuple[float, float]:
         return evaluate(
-            self.eval_net, self.data.test, self.loss_fn, self.precision, tta=self.recipe.tta, ctx=self.ctx
+            self.eval_net, self.data.test, self.loss_fn, self.precision, tta=self.tta, ctx=self.ctx
         )
