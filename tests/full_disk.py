@@ -1,5 +1,6 @@
 """Disks to fill, for the tests of what zoo does when the disk is full (test_adversarial_train.py,
-test_adversarial_disk.py): a small tmpfs filled for real, or an injected ENOSPC."""
+test_adversarial_disk.py): a small tmpfs filled for real, or an injected ENOSPC. A test module imports
+the fixtures it uses (`small_disk_fixture`, `disk_fixture`); tests ask for them as `small_disk`, `disk`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture
-def small_disk(tmp_path) -> Path:
+@pytest.fixture(name="small_disk")
+def small_disk_fixture(tmp_path) -> Path:
     """A 3 MiB tmpfs to fill (mounting needs root with CAP_SYS_ADMIN; skipped elsewhere)."""
     disk = tmp_path / "disk"
     disk.mkdir()
@@ -65,8 +66,8 @@ class Disk:
         self.monkeypatch.setattr(owner, name, full)
 
 
-@pytest.fixture(params=["injected", "tmpfs"])
-def disk(request, tmp_path, monkeypatch) -> Disk:
+@pytest.fixture(name="disk", params=["injected", "tmpfs"])
+def disk_fixture(request, tmp_path, monkeypatch) -> Disk:
     if request.param == "tmpfs":
         return Disk(request.getfixturevalue("small_disk"), False, monkeypatch)
     (tmp_path / "disk").mkdir()

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from full_disk import Disk, fill
+from full_disk import Disk, disk_fixture, fill, small_disk_fixture  # noqa: F401 (fixtures)
 from helpers import one_error, snapshot
 
 pytest.importorskip("torch")
-pytest_plugins = ["full_disk"]  # the fixtures `disk` and `small_disk`
 
 
 @dataclass
@@ -115,28 +114,22 @@ def _no_campaign(runs: Path, log_lines: int = 0) -> None:
     assert len(log.splitlines()) == log_lines and log.endswith("\n") == bool(log_lines), log
 
 
-def _campaign_lock(disk: Disk, beside: Path, cli) -> Expect:
+def _campaign_file(disk: Disk, beside: Path, cli, failing: str, call: int = 1) -> Expect:
+    """The lock's record (campaign.lock), or the `call`-th line appended to campaign.log or a step log."""
+    from zoo.campaign import files
     from zoo.campaign.lock import CampaignLock
 
     plan, runs = _campaign(disk, beside)
-    disk.full_from(CampaignLock, "write")
-    kept = "no campaign was started: free space, then run `zoo campaign run` again"
+    if failing == "campaign.lock":
+        disk.full_from(CampaignLock, "write")
+        kept, lines = "no campaign was started: free space, then run `zoo campaign run` again", 0
+    else:
+        disk.full_from(files, "append_text", call)  # 1, 2: campaign.log's lines; 3: the step log's first
+        kept, lines = CAMPAIGN_KEPT, call - 1
     return Expect(
         ["campaign", "run", "--foreground", "--plan", plan],
-        f"zoo: error: {NO_SPACE.format(runs / 'campaign.lock')}; {kept}",
-        kept=(runs / "done",), after=lambda: _no_campaign(runs),
-    )  # fmt: skip
-
-
-def _campaign_log(disk: Disk, beside: Path, cli, call: int = 1, failing: str = "campaign.log") -> Expect:
-    from zoo.campaign import files
-
-    plan, runs = _campaign(disk, beside)
-    disk.full_from(files, "append_text", call)  # 1, 2: campaign.log's lines; 3: the step log's first
-    return Expect(
-        ["campaign", "run", "--foreground", "--plan", plan],
-        f"zoo: error: {NO_SPACE.format(runs / failing)}; {CAMPAIGN_KEPT}",
-        kept=(runs / "done",), after=lambda: _no_campaign(runs, log_lines=call - 1),
+        f"zoo: error: {NO_SPACE.format(runs / failing)}; {kept}",
+        kept=(runs / "done",), after=lambda: _no_campaign(runs, log_lines=lines),
     )  # fmt: skip
 
 
@@ -258,9 +251,9 @@ def _stdout(disk: Disk, beside: Path, cli) -> Expect:
 
 WRITERS = {
     "bench CSV": _bench_csv,
-    "campaign lock": _campaign_lock,
-    "campaign.log": _campaign_log,
-    "step log": functools.partial(_campaign_log, call=3, failing="lenet.log"),
+    "campaign lock": functools.partial(_campaign_file, failing="campaign.lock"),
+    "campaign.log": functools.partial(_campaign_file, failing="campaign.log"),
+    "step log": functools.partial(_campaign_file, failing="lenet.log", call=3),
     "step.failed": _failed_marker,
     "child's error": _child_on_a_full_disk,
     ".grown": functools.partial(_child_on_a_full_disk, grow=True),

@@ -20,11 +20,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from full_disk import fill
+from full_disk import fill, small_disk_fixture  # noqa: F401 (a fixture)
 from helpers import flip_byte, interrupt_training_at, one_error, snapshot
 
 pytest.importorskip("torch")
-pytest_plugins = ["full_disk"]  # the fixture `small_disk`
 
 RUN = dict(epochs=1, limit_train=32, batch_size=16, val_size=16)  # one step; best/ too
 TINY = ["--limit-train", "32", "--batch-size", "16"]
