@@ -41,7 +41,16 @@ from torch import nn
 
 from ._builder import create
 from ._errors import ZooError
-from ._files import fsync_path, read_json, read_safetensors, settled, sha256_of, stat_signature, write_with
+from ._files import (
+    DISK_FULL,
+    fsync_path,
+    read_json,
+    read_safetensors,
+    settled,
+    sha256_of,
+    stat_signature,
+    write_with,
+)
 
 logger = logging.getLogger("zoo")
 
@@ -77,7 +86,7 @@ class WriteFailedError(ZooError):
 
     @property
     def disk_full(self) -> bool:
-        return self.errno in (errno.ENOSPC, errno.EDQUOT)
+        return self.errno in DISK_FULL
 
 
 def write_file(path: Path, write: Callable[[Path], Any]) -> None:

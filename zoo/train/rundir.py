@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ZooError
-from .._files import read_json
+from .._files import read_json, write_failure
 from ..checkpoint import CHECKPOINT_DIR, STATE_JSON, WriteFailedError, recover
 
 logger = logging.getLogger("zoo")
@@ -211,4 +211,4 @@ def write_failures_as_error(out: Path, model: str) -> Iterator[None]:
     except WriteFailedError as error:
         fix = "free space" if error.disk_full else "fix the cause"
         saved = what_was_saved(Path(out), model.partition(".")[0], fix)
-        raise RunWriteError(f"{'the disk is full: ' if error.disk_full else ''}{error}; {saved}") from None
+        raise RunWriteError(write_failure(error.path, error.reason, error.errno, saved)) from None
