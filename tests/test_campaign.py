@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -221,6 +222,7 @@ def test_publish_exports_finished_runs_and_refuses_unfinished_ones(finished, env
     code, out, err = cli("campaign", "publish", *where)
     assert code == 0, err
     assert "published mlp5.campaign-test (step mlp): top-1" in out and "MB" in out
+    assert re.search(r"float32: top-1 [\d.]+ % of 10,000 images \(\d+ s\)", err)  # shown as it ran
     entry = json.loads(manifest.read_text())["models"]["mlp5"]["campaign-test"]
     assert entry["dtype"] == "float32"  # under 5M parameters: --half keeps float32
     assert entry["epochs"] == 1 and "min of training" in entry["device"]

@@ -14,6 +14,7 @@ import contextlib
 import gc
 import json
 import shutil
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -79,25 +80,38 @@ def full_fp32():
 REHEARSAL_IMAGES = 1000  # the suite's quick release rehearsal reproduces the top-1 of these
 
 
+def _evaluate(model: torch.nn.Module, dataset, device, what: str, **options):
+    """`zoo.evaluate.evaluate`, then one line on stderr: a large model's pass takes minutes on a CPU."""
+    from zoo.evaluate import evaluate
+
+    start = time.perf_counter()
+    result = evaluate(model, dataset, device=device, **options)
+    seconds = time.perf_counter() - start
+    print(
+        f"  {what}: top-1 {result.top1:.2f} % of {len(dataset):,} images ({seconds:.0f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return result
+
+
 def measure(model: torch.nn.Module, dataset, device, plain=None) -> dict[str, Any]:
     """The manifest's metrics of `model`: top1, loss, exact_top1 and, on CIFAR-10, flip-TTA top1;
     and ``rehearsal``, the top-1 of the `REHEARSAL_IMAGES` test images `zoo eval --limit` takes.
 
     `plain`: an `EvalResult` already measured for these weights (saves a pass).
     """
-    from zoo.evaluate import evaluate
-
     with full_fp32():
-        plain = plain or evaluate(model, dataset, device=device)
+        plain = plain or _evaluate(model, dataset, device, "float32")
         metrics = {"top1": round(plain.top1, 2), "loss": round(plain.loss, 4)}
         if plain.exact_top1 is not None:
             metrics["exact_top1"] = round(plain.exact_top1, 2)
         if dataset.identity.startswith("cifar10"):  # MNIST digits are not mirror-symmetric
-            metrics["top1_tta"] = round(evaluate(model, dataset, device=device, tta="flip").top1, 2)
+            metrics["top1_tta"] = round(_evaluate(model, dataset, device, "flip TTA", tta="flip").top1, 2)
         subset = dataset.sample(REHEARSAL_IMAGES)  # what `zoo eval --limit 1000` evaluates
         metrics["rehearsal"] = {
             "images": len(subset),
-            "top1": round(evaluate(model, subset, device=device).top1, 2),
+            "top1": round(_evaluate(model, subset, device, "rehearsal subset").top1, 2),
         }
     return metrics
 
@@ -110,11 +124,9 @@ def cast(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.
 def choose_dtype(model, dataset, device, min_params: int) -> tuple[torch.dtype, Any, list[dict]]:
     """The storage dtype (float32, or a half type within HALF_TOLERANCE of it), the `EvalResult` of
     `model` loaded with it, and every trial. `model` is left holding the chosen weights."""
-    from zoo.evaluate import evaluate
-
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     with full_fp32():
-        full = evaluate(model, dataset, device=device)
+        full = _evaluate(model, dataset, device, "float32")
         trials = [{"dtype": "float32", "top1": full.top1}]
         if sum(p.numel() for p in model.parameters()) <= min_params:
             return torch.float32, full, trials
@@ -124,7 +136,7 @@ def choose_dtype(model, dataset, device, min_params: int) -> tuple[torch.dtype, 
                 trials.append({"dtype": str(dtype).removeprefix("torch."), "top1": None})
                 continue  # a value beyond the type's range
             model.load_state_dict(half)  # copied into the float32 parameters, as loading does
-            result = evaluate(model, dataset, device=device)
+            result = _evaluate(model, dataset, device, f"stored as {str(dtype).removeprefix('torch.')}")
             trials.append({"dtype": str(dtype).removeprefix("torch."), "top1": result.top1})
             if abs(result.top1 - full.top1) < HALF_TOLERANCE:
                 return dtype, result, trials

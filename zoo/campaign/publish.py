@@ -180,9 +180,21 @@ def trained_on(plan: Plan, step: Step, run: RunFolder) -> str:
 
 
 def _script(cwd: Path, argv: list, env: dict[str, str], what: str) -> None:
-    done = subprocess.run([sys.executable, *map(str, argv)], cwd=cwd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        if _DISK_FULL_SAID.search(done.stderr):  # the caller knows which file or folder it was writing
+    """Run a script of the checkout; its stderr is shown as it comes (an export evaluates for minutes)
+    up to a traceback, which only its last line reports."""
+    lines: list[str] = []
+    with subprocess.Popen(
+        [sys.executable, *map(str, argv)], cwd=cwd, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    ) as child:  # fmt: skip
+        for line in child.stderr:
+            if line.strip():
+                lines.append(line.rstrip())
+            if not any(seen.startswith("Traceback") for seen in lines):
+                sys.stderr.write(line)
+                sys.stderr.flush()
+    if child.returncode != 0:
+        if any(_DISK_FULL_SAID.search(line) for line in lines):  # the caller knows which file it wrote
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        lines = [line for line in done.stderr.splitlines() if line.strip()] or ["it printed nothing"]
-        raise PublishError(f"{what} failed (exit code {done.returncode}): {lines[-1].strip()}")
+        last = lines[-1].strip() if lines else "it printed nothing"
+        raise PublishError(f"{what} failed (exit code {child.returncode}): {last}")
