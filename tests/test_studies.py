@@ -261,3 +261,24 @@ def test_feature_maps_draws_each_models_first_two_layers(tiny_cifar, tmp_path, c
     assert code == 2 and "cannot be read as an image" in one_error(err)
     code, _, err = cli("study", "run", "ics", "--out", tmp_path / "j", "--image", "3")
     assert code == 2 and "--image is for studies that look at one image" in one_error(err)
+
+
+def test_fast_resnet9_ladder_rungs_say_what_they_train():
+    """Each rung's label names what it adds; its settings must hold whatever the `fast` recipe becomes."""
+    from dataclasses import replace
+
+    from zoo.studies import get_study
+    from zoo.train.recipes import get_recipe
+
+    cells = [c for c in get_study("fast-resnet9").cells if c.table == "10 epochs" and c.recipe == "fast"]
+    trained = {c.row: replace(get_recipe("fast"), **c.options) for c in cells}
+    seed_rungs = [r for row, r in trained.items() if "Page's final" not in row]
+    assert len(seed_rungs) == 4 and all(r.lr == 0.4 and r.ema_momentum == 0 for r in seed_rungs)
+    assert all(r.bn_lr_scale == 1 and not r.bn_weight_frozen for r in seed_rungs)
+    for row, recipe in trained.items():
+        assert recipe.epochs == 10 and recipe.scheduler == "onecycle" and recipe.batch_size == 512, row
+    plain, smoothing, cutout, fast_net, page = trained.values()
+    assert (plain.label_smoothing, plain.cutout, plain.tta) == (0.0, 0, False)
+    assert (smoothing.label_smoothing, smoothing.cutout, smoothing.tta) == (0.2, 0, False)
+    assert (cutout.label_smoothing, cutout.cutout, cutout.tta) == (0.2, 8, True) and fast_net == cutout
+    assert page == get_recipe("fast")

@@ -1,4 +1,4 @@
-"""`zoo train`: train a registered model from scratch (also under torchrun for DDP)."""
+"""`zoo train`: train a registered model, from scratch or from --init-from (also under torchrun for DDP)."""
 
 from __future__ import annotations
 

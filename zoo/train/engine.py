@@ -30,7 +30,7 @@ def train(
     on_step: Callable[[TrainStep], None] | None = None,
     **overrides: Any,
 ) -> TrainResult:
-    """Train a registered model from scratch on its data set, checkpointing into `out` every epoch.
+    """Train a registered model on its data set, from scratch or from `init_from`, checkpointing into `out`.
 
     Args:
         model: registered model name; its spec picks the data set (CIFAR-10 or MNIST).
