@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -77,10 +78,12 @@ def test_zoo_train_flags_are_the_options_table():
 
     command = typer.main.get_command(app).commands["train"]
     options = {p.name: p for p in command.params if p.param_type_name == "option"}
-    own = {"out", "recipe", "resume", "use_compile"}  # the run's folder and recipe; compile's Python name
-    assert set(options) - own == set(COMMAND_LINE) - {"compile"}
+    own = {"out", "recipe", "resume"}  # the run's folder and recipe
+    assert set(options) - own == set(COMMAND_LINE)
+    recipe_fields = {f.name for f in dataclasses.fields(zoo.Recipe)} - {"name", "source", "claim"}
+    assert recipe_fields <= set(COMMAND_LINE)  # every hyper-parameter of a recipe can be set from the shell
     for name in COMMAND_LINE:
-        param = options["use_compile" if name == "compile" else name]
+        param = options[name]
         assert flag(name, 1)[0] in param.opts and name in {
             f.name for f in TrainOptions.__dataclass_fields__.values()
         }
@@ -111,3 +114,18 @@ def test_zoo_check_names_plugins_and_models_alike(cli):
     assert code == 2 and "did you mean plugin zoo.plugins.vgg?" in err and "`zoo plugins`" in err
     code, _, err = cli("check", "resnt18")
     assert code == 2 and "did you mean model resnet18?" in err
+
+
+def test_zoo_train_recipe_flags_reach_the_run(cli, tiny_cifar, tmp_path):
+    # the flags generated from the options table set the run's recipe (config.json records it)
+    out = tmp_path / "run"
+    code, _, err = cli(
+        "train", "lenet5", "--out", out, "--data-dir", tiny_cifar, "--epochs", "1", "--limit-train", "64",
+        "--limit-test", "32", "--batch-size", "32", "--cutout", "4", "--no-flip", "--ema-momentum", "0.5",
+        "--ema-every", "2", "--bn-lr-scale", "8", "--onecycle-hold", "0.1", "--scheduler", "onecycle",
+    )  # fmt: skip
+    assert code == 0, err
+    recipe = json.loads((out / "config.json").read_text())["config"]["recipe"]
+    given = {"cutout": 4, "flip": False, "ema_momentum": 0.5, "ema_every": 2, "bn_lr_scale": 8.0}
+    assert {k: recipe[k] for k in given} == given
+    assert (recipe["onecycle_hold"], recipe["scheduler"]) == (0.1, "onecycle")

@@ -2,22 +2,43 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+import typing
 from pathlib import Path
 
 import typer
 
-from ..train.options import TrainOptions
+from ..train.options import COMMAND_LINE, NEGATABLE, TrainOptions
 from ._app import ClickException, CliUsageError, app
 
+_FLAG_TYPES = {"time_budget": str, "checkpoint_every": str, "init_from": str, "data_dir": Path}
+_METAVARS = {"time_budget": "DURATION", "checkpoint_every": "STEPS|DURATION", "init_from": "MODEL[.TAG]|PATH"}
 
-def _option(name: str, *flags: str, **kwargs) -> typer.Option:
-    """The flag of `TrainOptions` field `name`, with its help and default from that field."""
-    return typer.Option(None, *flags, help=TrainOptions.describe(name), **kwargs)
+
+def _with_option_flags(command):
+    """`command` with one keyword flag per `COMMAND_LINE` field of `TrainOptions`, each with that
+    field's help and default: one table, so a new recipe field is a flag the day it exists."""
+    hints = typing.get_type_hints(TrainOptions)
+    own = [p for p in inspect.signature(command).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    flags = []
+    for name in COMMAND_LINE:
+        kind = _FLAG_TYPES.get(name) or next(t for t in typing.get_args(hints[name]) if t is not type(None))
+        option = "--" + name.replace("_", "-")
+        if name in NEGATABLE:
+            option += "/--no-" + name.replace("_", "-")
+        info = typer.Option(
+            False if kind is bool and name not in NEGATABLE else None,
+            option, help=TrainOptions.describe(name), metavar=_METAVARS.get(name),
+        )  # fmt: skip
+        flags.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=kind))
+    command.__signature__ = inspect.Signature([*own, *flags])
+    return command
 
 
 @app.command("train")
+@_with_option_flags
 def train_command(
     model: str = typer.Argument(
         ..., help="Registered model to train (its spec picks the data set); from scratch unless --init-from."
@@ -31,31 +52,7 @@ def train_command(
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out from its last checkpoint (default: off)."
     ),
-    data_dir: Path = _option("data_dir", "--data-dir"),
-    download: bool = typer.Option(False, "--download", help=TrainOptions.describe("download")),
-    epochs: int = _option("epochs", "--epochs"),
-    batch_size: int = _option("batch_size", "--batch-size"),
-    lr: float = _option("lr", "--lr"),
-    momentum: float = _option("momentum", "--momentum"),
-    weight_decay: float = _option("weight_decay", "--weight-decay"),
-    optimizer: str = _option("optimizer", "--optimizer"),
-    scheduler: str = _option("scheduler", "--scheduler"),
-    loss: str = _option("loss", "--loss"),
-    label_smoothing: float = _option("label_smoothing", "--label-smoothing"),
-    act: str = _option("act", "--act"),
-    tta: bool = _option("tta", "--tta/--no-tta"),
-    val_size: float = _option("val_size", "--val-size"),
-    seed: int = _option("seed", "--seed"),
-    device: str = _option("device", "--device"),
-    precision: str = _option("precision", "--precision"),
-    channels_last: bool = _option("channels_last", "--channels-last/--no-channels-last"),
-    time_budget: str = _option("time_budget", "--time-budget", metavar="DURATION"),
-    checkpoint_every: str = _option("checkpoint_every", "--checkpoint-every", metavar="STEPS|DURATION"),
-    eval_every: int = _option("eval_every", "--eval-every"),
-    limit_test: int = _option("limit_test", "--limit-test"),
-    use_compile: bool = _option("compile", "--compile/--no-compile"),
-    limit_train: int = _option("limit_train", "--limit-train"),
-    init_from: str = _option("init_from", "--init-from", metavar="MODEL[.TAG]|PATH"),
+    **flags,
 ) -> None:
     """Train MODEL: recipe defaults, overridden by the options given; a checkpoint every epoch.
 
@@ -69,33 +66,7 @@ def train_command(
     if _rank() != 0:  # under torchrun, rank 0 speaks for the job
         logging.getLogger("zoo").setLevel(logging.ERROR)
 
-    options = TrainOptions(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        momentum=momentum,
-        weight_decay=weight_decay,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        loss=loss,
-        label_smoothing=label_smoothing,
-        act=act,
-        tta=tta,
-        val_size=val_size,
-        seed=seed,
-        data_dir=data_dir,
-        download=download or None,
-        device=device,
-        precision=precision,
-        channels_last=channels_last,
-        time_budget=time_budget,
-        checkpoint_every=checkpoint_every,
-        eval_every=eval_every,
-        limit_test=limit_test,
-        compile=use_compile,
-        limit_train=limit_train,
-        init_from=init_from,
-    )
+    options = TrainOptions(**{**flags, "download": flags.get("download") or None})
     try:
         result = train(model, recipe=recipe, out=out, resume=resume, options=options)
     except (TrainConfigError, OutputDirError, DatasetError, CheckpointError) as error:

@@ -80,14 +80,20 @@ class CheckpointEvery:
 
 RECIPES_VALUE = "the recipe's value"
 # The fields `zoo train` has a flag for (``--batch-size`` for batch_size; ``--x/--no-x`` for the yes/no
-# ones); tests/test_train.py holds the command to this list, and `zoo campaign` builds command lines from it.
+# ones): every field but model_kwargs (a study's builder options). zoo/cli/train.py builds the command's
+# flags from this list, and `zoo campaign` builds command lines from it.
 COMMAND_LINE = (
-    "epochs", "batch_size", "lr", "momentum", "weight_decay", "optimizer", "scheduler", "loss",
-    "label_smoothing", "act", "tta", "val_size", "seed", "data_dir", "download", "device", "precision",
-    "channels_last", "time_budget", "checkpoint_every", "eval_every", "limit_test", "compile",
-    "limit_train", "init_from",
+    "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "scheduler",
+    "plateau_factor", "plateau_patience", "plateau_cooldown", "min_lr", "step_size", "gamma", "warmup",
+    "onecycle_start", "onecycle_end", "onecycle_hold", "loss", "label_smoothing", "crop_padding", "flip",
+    "cutout", "tta", "tta_mode", "val_size", "bn_lr_scale", "bn_weight_frozen", "ema_momentum", "ema_every",
+    "ema_start", "ema_ramp", "lookahead", "act", "seed", "data_dir", "download", "limit_train", "limit_test",
+    "eval_every", "device", "precision", "channels_last", "compile", "time_budget", "checkpoint_every",
+    "init_from",
 )  # fmt: skip
-NEGATABLE = ("tta", "channels_last", "compile")  # yes/no flags with a --no- form (download has none)
+NEGATABLE = (  # yes/no flags with a --no- form (download has none: it is off unless asked for)
+    "nesterov", "flip", "tta", "bn_weight_frozen", "lookahead", "channels_last", "compile",
+)  # fmt: skip
 
 
 def flag(name: str, value: Any = None) -> list[str]:
