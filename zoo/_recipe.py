@@ -45,6 +45,10 @@ class Recipe:
     steps with momentum ``ema_momentum ** ema_every`` times ``(step / steps) ** ema_ramp``, started
     after ``ema_start`` epochs, and evaluated and saved in place of the trained weights;
     ``lookahead`` copies the average back into the trained weights at every update and epoch end.
+
+    ``progressive_resize`` trains the first epochs on smaller images (FixRes-style low-resolution
+    early epochs, cheaper per step): ``"SIZE:FRACTION,..."``, e.g. ``"16:0.4,24:0.3"`` is the first
+    40 % of the epochs at 16x16, the next 30 % at 24x24 and the rest at full size ("": off).
     """
 
     name: str
@@ -83,6 +87,7 @@ class Recipe:
     ema_start: int = 0
     ema_ramp: float = 0.0
     lookahead: bool = False
+    progressive_resize: str = ""
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -133,6 +138,41 @@ def validate_hyper_parameters(recipe: Recipe, error: type[ZooError] = RecipeErro
     _check_onecycle(error, r)
     _choice(error, "tta_mode", r.tta_mode, TTA_MODES[1:])
     _check_tricks(error, r)
+    resize_stages(r.progressive_resize, error)
+
+
+def resize_stages(text: str, error: type[ZooError] = RecipeError) -> tuple[tuple[int, float], ...]:
+    """The (side, fraction of the epochs) stages of a ``progressive_resize`` value, checked."""
+    if not isinstance(text, str):
+        raise error(f"progressive_resize = {text!r} must be text such as '16:0.4,24:0.3'")
+    stages = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        side, _, fraction = part.partition(":")
+        try:
+            stage = int(side), float(fraction)
+        except ValueError:
+            stage = None
+        if stage is None or stage[0] < 8 or not 0 < stage[1] < 1:
+            raise error(
+                f"progressive_resize = {text!r}: stage {part!r} must be SIDE:FRACTION, a side of at "
+                "least 8 pixels and a fraction of the epochs in (0, 1), e.g. '16:0.4,24:0.3'"
+            )
+        stages.append(stage)
+    if sum(f for _, f in stages) >= 1:
+        raise error(
+            f"progressive_resize = {text!r}: the fractions must add up to < 1 (the rest is full size)"
+        )
+    return tuple(stages)
+
+
+def image_side(recipe: Recipe, epoch: int) -> int | None:
+    """The side epoch `epoch` (1-based) trains at under ``progressive_resize``; None: full size."""
+    position, reached = (epoch - 1) / recipe.epochs, 0.0
+    for side, fraction in resize_stages(recipe.progressive_resize):
+        reached += fraction
+        if position < reached - 1e-9:
+            return side
+    return None
 
 
 def _check_onecycle(error: type[ZooError], r: Recipe) -> None:
@@ -230,4 +270,9 @@ def _describe_tricks(r: Recipe) -> list[str]:
         ramp = f", ramp ^{r.ema_ramp:g}" if r.ema_ramp else ""
         kind = "Lookahead EMA" if r.lookahead else "EMA"
         parts.append(f"{kind} {r.ema_momentum:g} every {r.ema_every} steps{when}{ramp} (evaluated)")
+    if r.progressive_resize:
+        stages = " -> ".join(
+            f"{side} px ({fraction:.0%})" for side, fraction in resize_stages(r.progressive_resize)
+        )
+        parts.append(f"progressive resize {stages} -> full size")
     return parts

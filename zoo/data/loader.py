@@ -89,6 +89,7 @@ class DeviceLoader:
         self.channels_last = channels_last
         self.dtype = dtype
         self.epoch = 0
+        self.image_side: int | None = None  # train batches resized to this square side (None: as stored)
 
         self.num_samples = (len(dataset) + world_size - 1) // world_size
         # The padded positions are the last (total - len) of the padded permutation; this rank's last
@@ -161,4 +162,10 @@ class DeviceLoader:
             x = self._normalise(x)
             if batch_draws is not None and batch_draws.boxes:
                 x = erase_boxes(x, batch_draws.boxes)
+            if (
+                self.image_side is not None and self.image_side != x.shape[-1]
+            ):  # after augmenting at full size
+                x = torch.nn.functional.interpolate(
+                    x, size=(self.image_side, self.image_side), mode="bilinear", antialias=True
+                )
             yield x, self.labels.index_select(0, index)

@@ -87,9 +87,9 @@ COMMAND_LINE = (
     "plateau_factor", "plateau_patience", "plateau_cooldown", "min_lr", "step_size", "gamma", "warmup",
     "onecycle_start", "onecycle_end", "onecycle_hold", "loss", "label_smoothing", "crop_padding", "flip",
     "cutout", "tta", "tta_mode", "val_size", "bn_lr_scale", "bn_weight_frozen", "ema_momentum", "ema_every",
-    "ema_start", "ema_ramp", "lookahead", "act", "seed", "data_dir", "download", "limit_train", "limit_test",
-    "eval_every", "device", "precision", "channels_last", "compile", "time_budget", "checkpoint_every",
-    "init_from",
+    "ema_start", "ema_ramp", "lookahead", "progressive_resize", "act", "seed", "data_dir", "download",
+    "limit_train", "limit_test", "eval_every", "device", "precision", "channels_last", "compile",
+    "time_budget", "checkpoint_every", "init_from",
 )  # fmt: skip
 NEGATABLE = (  # yes/no flags with a --no- form (download has none: it is off unless asked for)
     "nesterov", "flip", "tta", "bn_weight_frozen", "lookahead", "channels_last", "compile",
@@ -160,6 +160,9 @@ class TrainOptions:
     ema_start: int | None = _option("Epochs trained before the weight average starts.")
     ema_ramp: float | None = _option("The average's momentum is ema_momentum x (step / steps) ** ema_ramp.")
     lookahead: bool | None = _option("Copy the weight average back into the trained weights at each update.")
+    progressive_resize: str | None = _option(
+        "Smaller images first: SIDE:FRACTION of the epochs, e.g. 16:0.4,24:0.3 (the rest at full size)."
+    )
     # Run settings.
     act: str | None = _option("Activation, for models with an `act` option.", "the model's")
     model_kwargs: Mapping[str, Any] | None = _option(

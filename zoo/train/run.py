@@ -15,6 +15,7 @@ import torch
 
 from .._builder import model_info
 from .._device import device_description
+from .._recipe import image_side
 from ..checkpoint import (
     BEST_DIR,
     CHECKPOINT_DIR,
@@ -47,7 +48,7 @@ from .record import TrainResult, banner, config_record
 from .report import FEW_EPOCHS, EpochProgress, MetricsLog, plot_history, summary_line
 from .resume import RunState, restore_checkpoint, save_best_model, save_run_checkpoint
 from .rundir import CONFIG_FILE, kept_checkpoint
-from .runtime import choose_channels_last, choose_precision
+from .runtime import check_resize, choose_channels_last, choose_precision
 
 logger = logging.getLogger("zoo")
 
@@ -150,6 +151,9 @@ class TrainingRun:
         if ctx.rank:  # DDP copies rank 0's weights; other draws (dropout) should differ between ranks
             torch.manual_seed(config.seed + ctx.rank)
         self.data = build_data(config, self.spec.dataset, self.spec.num_classes, ctx, self.device)
+        check_resize(
+            model, config.model, recipe.progressive_resize, self.data.train.images.shape[1], self.device
+        )
         if hasattr(model, "init_whitening"):  # data-dependent init (fast_resnet9's stem; draws no RNG)
             # Also on resume: a run killed before its first checkpoint restarts from this init.
             model.init_whitening(self.data.train.images, *self.data.normalisation)
@@ -199,6 +203,7 @@ class TrainingRun:
         the epoch's metrics row and its training statistics."""
         recipe, data = self.recipe, self.data
         data.train.set_epoch(epoch - 1)
+        data.train.image_side = image_side(recipe, epoch)
         tally: EpochTally | None = state.partial
         progress.start(epoch, recipe.epochs, len(data.train))
         try:

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import torch
 
 from .._errors import ZooError
+from .._recipe import resize_stages
 from .choices import PRECISIONS
+from .options import TrainConfigError
 
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -80,3 +82,19 @@ def choose_channels_last(device: torch.device, model: torch.nn.Module, requested
         return requested
     convolutional = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     return convolutional and device.type in ("cpu", "cuda")
+
+
+def check_resize(model: torch.nn.Module, name: str, resize: str, channels: int, device: torch.device) -> None:
+    """Refuse, before training, a ``progressive_resize`` whose smaller images `model` cannot take
+    (a classifier sized for 32x32 features)."""
+    for side in sorted({side for side, _ in resize_stages(resize)}):
+        try:
+            with torch.no_grad():
+                model.eval()(torch.zeros(2, channels, side, side, device=device))
+        except RuntimeError as error:
+            raise TrainConfigError(
+                f"progressive_resize = {resize!r}: {name} cannot take {side}x{side} images "
+                f"({str(error).splitlines()[0]}); leave progressive_resize empty for it"
+            ) from None
+        finally:
+            model.train()
