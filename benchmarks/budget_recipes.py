@@ -1,0 +1,84 @@
+"""Which recipe gives the best top-1 for a fixed CPU budget? Variants of onecycle-bn side by side.
+
+    python benchmarks/budget_recipes.py --data-dir ../shared/data/cifar10-jpeg --epochs 6 \
+        --limit-train 10000 --limit-test 2000 --out /tmp/budget-recipes
+
+Every arm trains MODEL (default resnet18) for the same epochs on the same images, batch and seed;
+only the recipe fields named in ARMS differ from the baseline's (onecycle-bn at `--lr`):
+  onecycle-bn     the campaign's recipe: one-cycle, label smoothing 0.1
+  no-smoothing    label smoothing 0
+  linear-decay    lr falling linearly from the peak to zero (Li, Yumer, Ramanan, "Budgeted Training:
+                  Rethinking Deep Neural Network Training Under Resource Constraints", ICLR 2020)
+  ema             an exponential moving average of the weights, 0.99 every 5 steps, evaluated
+  low-res-early   progressive_resize 16:0.4,24:0.3: 40 % of the epochs at 16x16, 30 % at 24x24
+                  (FixRes-style: the last epochs at full size); cheaper epochs at the same count
+The table gives each arm's test top-1 and its training minutes, so benchmarks/RESULTS.md can say
+which to keep: top-1 at equal epochs, and top-1 per minute where an arm is cheaper per epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from zoo.train import train
+
+ARMS = {
+    "onecycle-bn": {},
+    "no-smoothing": {"label_smoothing": 0.0},
+    "linear-decay": {"scheduler": "linear"},
+    "ema": {"ema_momentum": 0.99, "ema_every": 5},
+    "low-res-early": {"progressive_resize": "16:0.4,24:0.3"},
+}
+
+
+def run_arm(name: str, common: dict) -> dict:
+    """Train one arm; its test top-1, epochs and minutes."""
+    started = time.perf_counter()
+    result = train(**{**common, "out": common["out"] / name}, **ARMS[name])
+    final = result.final
+    return {
+        "arm": name,
+        "changes": ARMS[name],
+        "top1": round(100 * final["test_acc"], 2),
+        "epochs": result.epochs_run,
+        "minutes": round((time.perf_counter() - started) / 60, 1),
+        "dataset": result.config["dataset"]["identity"],  # cifar10-jpeg here, not the spec's name
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="resnet18")
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=0.2, help="peak lr of every arm")
+    parser.add_argument("--limit-train", type=int, default=10_000)
+    parser.add_argument("--limit-test", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, required=True, help="a new folder for the runs")
+    args = parser.parse_args()
+
+    common = dict(
+        model=args.model, recipe="onecycle-bn", out=args.out, data_dir=args.data_dir, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, limit_train=args.limit_train, limit_test=args.limit_test,
+        seed=args.seed, eval_every=args.epochs,
+    )  # fmt: skip
+    rows = [run_arm(name, common) for name in args.arms]
+    (args.out / "budget_recipes.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(
+        f"{args.model}, {args.epochs} epochs on {args.limit_train} {rows[0]['dataset']} images, "
+        f"batch {args.batch_size}, peak lr {args.lr:g}; test top-1 on {args.limit_test} images"
+    )
+    print("| arm | changes | top-1 | epochs | minutes |\n|---|---|---|---|---|")
+    for row in rows:
+        changes = ", ".join(f"{k}={v}" for k, v in row["changes"].items()) or "baseline"
+        print(f"| {row['arm']} | {changes} | {row['top1']:.2f} % | {row['epochs']} | {row['minutes']} |")
+
+
+if __name__ == "__main__":
+    main()
