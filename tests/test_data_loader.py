@@ -236,3 +236,37 @@ def test_cuda_batches_match_cpu():
     cuda_x, cuda_y = collect(DeviceLoader(ds, 256, train=True, augment=augment, seed=2, device="cuda"))
     assert cuda_x.is_cuda and torch.equal(cuda_y.cpu(), cpu_y)
     assert torch.allclose(cuda_x.cpu(), cpu_x, atol=1e-6)
+
+
+def _flips_by_image(loader: DeviceLoader, epoch: int) -> torch.Tensor:
+    """Whether each image of `pattern_dataset` (n <= 200: its tag names it) came out mirrored."""
+    loader.set_epoch(epoch)
+    pixels = to_pixels(collect(loader)[0])
+    flipped = torch.zeros(len(loader.dataset), dtype=torch.bool)
+    flipped[pixels[:, 2, 0, 0].round().long() - 1] = pixels[:, 1, 16, 17] < pixels[:, 1, 16, 16]
+    return flipped
+
+
+def test_alternating_flips_show_each_image_both_ways_every_two_epochs():
+    ds = pattern_dataset(200)
+    alternate = DeviceLoader(ds, 50, train=True, augment=Augment(0, True, flip_mode="alternate"), seed=3)
+    first, second, third, fourth = (_flips_by_image(alternate, e) for e in range(4))
+    assert bool((first ^ second).all()) and torch.equal(first, third) and torch.equal(second, fourth)
+    assert 0.35 < first.float().mean() < 0.65  # the first epoch's coins are fair
+    randomly = DeviceLoader(ds, 50, train=True, augment=Augment(0, True), seed=3)
+    assert not bool((_flips_by_image(randomly, 0) ^ _flips_by_image(randomly, 1)).all())
+
+
+def test_reflect_padding_crops_the_mirrored_border():
+    ds = pattern_dataset(512)
+    augment = Augment(crop_padding=4, flip=False, padding_mode="reflect")
+    pixels = to_pixels(collect(DeviceLoader(ds, 128, train=True, augment=augment, seed=5))[0]).round()
+    dy, dx, _ = decode_crop_flip(pixels)
+    padded = F.pad(ds.images.float(), (4, 4, 4, 4), mode="reflect")
+    tags = pixels[:, 2, 0, 0].long() - 1  # 512 images, 200 tags: any image of a tag has its pixels
+    for i in range(0, 512, 37):
+        window = padded[tags[i], :, 4 + dy[i] : 4 + dy[i] + 32, 4 + dx[i] : 4 + dx[i] + 32]
+        assert torch.equal(pixels[i], window)
+    assert pixels[:, :2].min() >= 1 and (dy != 0).any()  # no black border anywhere
+    with pytest.raises(ValueError, match="padding_mode must be zeros or reflect"):
+        Augment(padding_mode="edge")

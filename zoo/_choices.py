@@ -19,3 +19,8 @@ DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 # "flip_translate" (airbench94's, arXiv:2404.00498) averages that with the flip-averaged logits of
 # the image shifted one pixel up-left and down-right (reflect-padded): six views per image.
 TTA_MODES = ("none", "flip", "flip_translate")
+# Training augmentation: how the random crop pads (black, or the image mirrored at its border), and
+# whether each image's flip is drawn anew every epoch or alternates (airbench's: drawn once, then
+# the opposite of the previous epoch's, so every two epochs show both views of each image).
+PADDING_MODES = ("zeros", "reflect")
+FLIP_MODES = ("random", "alternate")

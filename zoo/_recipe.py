@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ._choices import LOSSES, OPTIMIZERS, SCHEDULERS, TTA_MODES
+from ._choices import FLIP_MODES, LOSSES, OPTIMIZERS, PADDING_MODES, SCHEDULERS, TTA_MODES
 from ._errors import ZooError
 
 
@@ -36,6 +36,7 @@ class Recipe:
     ``onecycle_start``/``onecycle_end`` are the first and the last learning rate of ``onecycle`` as
     fractions of the peak ``lr``, and the last ``onecycle_hold`` of the steps stay at the last one
     (Page's lr floor under the weight average). ``tta_mode`` is what ``tta`` averages over.
+    ``padding_mode`` is how the random crop pads, ``flip_mode`` whether flips alternate by epoch.
 
     Tricks of Page's and Jordan's fast CIFAR-10 training, each off by default: ``bn_lr_scale``
     multiplies the learning rate of the BatchNorm parameters and divides their weight decay (so
@@ -76,6 +77,8 @@ class Recipe:
     label_smoothing: float = 0.0
     crop_padding: int = 4
     flip: bool = True
+    padding_mode: str = "zeros"
+    flip_mode: str = "random"
     cutout: int = 0
     tta: bool = False
     tta_mode: str = "flip"
@@ -137,6 +140,8 @@ def validate_hyper_parameters(recipe: Recipe, error: type[ZooError] = RecipeErro
         check_range(error, "momentum", r.momentum, 0 <= r.momentum < 1, "in [0, 1)")
     _check_onecycle(error, r)
     _choice(error, "tta_mode", r.tta_mode, TTA_MODES[1:])
+    _choice(error, "padding_mode", r.padding_mode, PADDING_MODES)
+    _choice(error, "flip_mode", r.flip_mode, FLIP_MODES)
     _check_tricks(error, r)
     resize_stages(r.progressive_resize, error)
 
@@ -232,7 +237,9 @@ def describe(recipe: Recipe) -> str:
         "cosine": f"cosine (min {r.min_lr:g})",
     }.get(r.scheduler, r.scheduler)
     tta = {"flip": "flip TTA", "flip_translate": "flip-translate TTA"}.get(r.tta_mode, r.tta_mode)
-    augment = [f"crop {r.crop_padding}" if r.crop_padding else "", "flip" if r.flip else ""]
+    crop = f"crop {r.crop_padding}" + (f" ({r.padding_mode} padding)" if r.padding_mode != "zeros" else "")
+    flip = "alternating flip" if r.flip_mode == "alternate" else "flip"
+    augment = [crop if r.crop_padding else "", flip if r.flip else ""]
     augment += [f"cutout {r.cutout}" if r.cutout else "", tta if r.tta else ""]
     parts = [
         optimizer,

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .._choices import FLIP_MODES, PADDING_MODES
+
 # torchvision.transforms.RandomErasing defaults: erased area fraction and aspect-ratio ranges.
 _ERASE_SCALE = (0.02, 0.33)
 _ERASE_RATIO = (0.3, 3.3)
@@ -25,6 +27,9 @@ class Augment:
         crop_padding: pad each side with black (pixel value 0) by this many pixels, then crop back to
             the original size at a random offset, as ``RandomCrop(size, padding=crop_padding)``; 0 = off.
         flip: mirror left-right with probability 1/2.
+        padding_mode: "zeros" (black) or "reflect" (the image mirrored at its border) crop padding.
+        flip_mode: "random" draws every flip anew; "alternate" (airbench's) flips each image in the
+            epochs its once-drawn coin says, then in every other one (the loader applies it).
         cutout: side of a square zeroed at a uniformly random centre, clipped at the borders (DeVries &
             Taylor 2017); 0 = off.
         erasing: probability of random erasing (Zhong et al. 2020) with torchvision's defaults (area
@@ -38,8 +43,15 @@ class Augment:
     flip: bool = True
     cutout: int = 0
     erasing: float = 0.0
+    padding_mode: str = "zeros"
+    flip_mode: str = "random"
 
     def __post_init__(self) -> None:
+        if self.padding_mode not in PADDING_MODES or self.flip_mode not in FLIP_MODES:
+            raise ValueError(
+                f"padding_mode must be zeros or reflect and flip_mode random or alternate, got "
+                f"{self.padding_mode!r} and {self.flip_mode!r}"
+            )
         if self.crop_padding < 0 or self.cutout < 0:
             raise ValueError(
                 f"crop_padding and cutout must be >= 0, got {self.crop_padding} and {self.cutout}"
@@ -113,7 +125,8 @@ def _erasing_boxes(p: float, n: int, height: int, width: int, generator: torch.G
 
 
 class CropFlipSource:
-    """The whole data set zero-padded once, plus a mirrored copy when flipping, so that the random
+    """The whole data set padded once (black, or reflected with `mode` "reflect"), plus a mirrored
+    copy when flipping, so that the random
     crop and flip of a batch (each image its own offset) are a single `index_select`.
 
     A crop is ``C * H`` runs of ``W`` consecutive values of this storage, read through a view of
@@ -123,15 +136,19 @@ class CropFlipSource:
     (480 MB for the 50,000 CIFAR-10 training images).
     """
 
-    def __init__(self, images: torch.Tensor, padding: int, mirror: bool) -> None:
+    def __init__(self, images: torch.Tensor, padding: int, mirror: bool, mode: str = "zeros") -> None:
         count, channels, height, width = images.shape
         self.count, self.padding, self.shape = count, padding, (channels, height, width)
         inner = (slice(None), slice(None), slice(padding, padding + height), slice(padding, padding + width))
         copies = 2 if mirror else 1
         self.storage = images.new_zeros(copies * count, channels, height + 2 * padding, width + 2 * padding)
-        self.storage[:count][inner] = images
+        if mode == "reflect" and padding:  # the mirror of a reflect-padded image is the padded mirror
+            rows, cols = _reflected(height, padding, images.device), _reflected(width, padding, images.device)
+            self.storage[:count] = images.index_select(2, rows).index_select(3, cols)
+        else:
+            self.storage[:count][inner] = images
         if mirror:
-            self.storage[count:][inner] = images.flip(3)
+            self.storage[count:] = self.storage[:count].flip(3)
         self._runs = self.storage.view(-1).unfold(0, width, 1)  # _runs[k] = storage[k : k + width], a view
 
     def __call__(self, index: torch.Tensor, draws: AugmentDraws) -> torch.Tensor:
@@ -153,6 +170,14 @@ class CropFlipSource:
         row_start = (dy[:, None] + torch.arange(height, device=device)) * padded_width + dx[:, None]  # (B, H)
         starts = plane_start[:, :, None] + row_start[:, None, :]
         return self._runs.index_select(0, starts.reshape(-1)).view(len(index), channels, height, width)
+
+
+def _reflected(size: int, padding: int, device) -> torch.Tensor:
+    """Source indices of a reflect-padded axis: -1 -> 1, size -> size - 2 (the edge not repeated)."""
+    if padding >= size:
+        raise ValueError(f"reflect padding of {padding} needs images wider than that, got {size}")
+    index = torch.arange(-padding, size + padding, device=device).abs()
+    return torch.where(index >= size, 2 * (size - 1) - index, index)
 
 
 def erase_boxes(images: torch.Tensor, boxes: tuple[torch.Tensor, ...]) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -18,7 +19,7 @@ def _generator(*words: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
-_SHUFFLE, _AUGMENT = 0, 1  # stream tags for `_generator`
+_SHUFFLE, _AUGMENT, _ALTERNATE = 0, 1, 2  # stream tags for `_generator`
 
 
 class DeviceLoader:
@@ -100,7 +101,7 @@ class DeviceLoader:
         self.labels = dataset.labels.to(self.device)
         augment = self.augment
         self._crop_flip = (
-            CropFlipSource(self.images, augment.crop_padding, augment.flip)
+            CropFlipSource(self.images, augment.crop_padding, augment.flip, augment.padding_mode)
             if augment is not None and (augment.crop_padding or augment.flip)
             else None
         )
@@ -133,12 +134,17 @@ class DeviceLoader:
             order = order.repeat(-(-total // n))[:total]
         return order[self.rank :: self.world_size]
 
-    def _draws(self, n: int) -> AugmentDraws | None:
+    def _draws(self, order: torch.Tensor) -> AugmentDraws | None:
         if self.augment is None or self.augment.is_identity:
             return None
         height, width = self.images.shape[-2:]
         generator = _generator(self.seed, self.epoch, _AUGMENT, self.rank)
-        return draw(self.augment, n, height, width, generator).to(self.device)
+        draws = draw(self.augment, len(order), height, width, generator)
+        if draws.flip is not None and self.augment.flip_mode == "alternate":
+            # One coin per image for the whole run (all ranks alike), inverted every other epoch.
+            coins = torch.rand(len(self.dataset), generator=_generator(self.seed, _ALTERNATE)) < 0.5
+            draws = dataclasses.replace(draws, flip=coins[order] ^ bool(self.epoch % 2))
+        return draws.to(self.device)
 
     def _normalise(self, images: torch.Tensor) -> torch.Tensor:
         if self.channels_last:  # converting the uint8 batch is 4x cheaper, and float ops keep the layout
@@ -149,7 +155,7 @@ class DeviceLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = self.indices()
-        draws = self._draws(len(order))
+        draws = self._draws(order)
         order = order.to(self.device)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             rows = slice(start, start + self.batch_size)

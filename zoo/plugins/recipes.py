@@ -56,7 +56,7 @@ RECIPES = (
             "BatchNorm biases) runs at 64/512 per summed loss with weight decay 5e-4 x 512/64: 64x the lr "
             "and 1/64 the weight decay. Exponential moving average of the weights, momentum 0.99 every 5 "
             "steps, evaluated in their place. zoo departs: torch's Nesterov (momentum on gradients, not "
-            "on lr-scaled steps), the first step at lr 0, black instead of reflect padding; the network, "
+            "on lr-scaled steps), the first step at lr 0; the network, "
             "fast_resnet9, is the seed's (GELU for CELU(0.3), logits x 1/8, not 1/16)"
         ),
         claim=(
@@ -78,6 +78,7 @@ RECIPES = (
         label_smoothing=0.2,
         crop_padding=4,
         flip=True,
+        padding_mode="reflect",  # the notebook pads with reflection (np.pad mode "reflect")
         cutout=0,
         tta=True,
         tta_mode="flip",
@@ -98,8 +99,8 @@ RECIPES = (
             "decay per step), BatchNorm scales frozen; lr triangle 0.2 -> 1 at 23 % of the steps -> "
             "0.07; Lookahead-EMA from the 4th epoch, every 5 steps, momentum 0.95 per step x (step / "
             "steps)^3, copied back into the weights; 2-pixel translate + flip; flip + 1-pixel translate "
-            "TTA. zoo departs: 10 epochs, not 9.9; random flips, not the alternating flip; black, not "
-            "reflect, padding of the translation; the whitening bias trains in every epoch (airbench "
+            "TTA; the alternating flip; reflect padding of the translation. zoo departs: 10 epochs, not "
+            "9.9; the whitening bias trains in every epoch (airbench "
             "freezes it after 3); bf16 autocast, not fp16"
         ),
         claim=(
@@ -120,6 +121,8 @@ RECIPES = (
         label_smoothing=0.2,
         crop_padding=2,
         flip=True,
+        padding_mode="reflect",
+        flip_mode="alternate",
         cutout=0,
         tta=True,
         tta_mode="flip_translate",

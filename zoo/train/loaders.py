@@ -69,7 +69,10 @@ def build_data(
         )
     per_rank = recipe.batch_size // ctx.world_size
     common = dict(device=device, rank=ctx.rank, world_size=ctx.world_size, channels_last=config.channels_last)
-    augment = Augment(crop_padding=recipe.crop_padding, flip=recipe.flip, cutout=recipe.cutout)
+    augment = Augment(
+        crop_padding=recipe.crop_padding, flip=recipe.flip, cutout=recipe.cutout,
+        padding_mode=recipe.padding_mode, flip_mode=recipe.flip_mode,
+    )  # fmt: skip
     train = DeviceLoader(
         train_ds,
         per_rank,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .._errors import ZooError
-from .choices import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULERS, TTA_MODES
+from .choices import FLIP_MODES, LOSSES, OPTIMIZERS, PADDING_MODES, PRECISIONS, SCHEDULERS, TTA_MODES
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*$")
@@ -86,7 +86,8 @@ COMMAND_LINE = (
     "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "scheduler",
     "plateau_factor", "plateau_patience", "plateau_cooldown", "min_lr", "step_size", "gamma", "warmup",
     "onecycle_start", "onecycle_end", "onecycle_hold", "loss", "label_smoothing", "crop_padding", "flip",
-    "cutout", "tta", "tta_mode", "val_size", "bn_lr_scale", "bn_weight_frozen", "ema_momentum", "ema_every",
+    "padding_mode", "flip_mode", "cutout", "tta", "tta_mode", "val_size", "bn_lr_scale", "bn_weight_frozen",
+    "ema_momentum", "ema_every",
     "ema_start", "ema_ramp", "lookahead", "progressive_resize", "act", "seed", "data_dir", "download",
     "limit_train", "limit_test", "eval_every", "device", "precision", "channels_last", "compile",
     "time_budget", "checkpoint_every", "init_from",
@@ -145,6 +146,8 @@ class TrainOptions:
     label_smoothing: float | None = _option("Label smoothing in [0, 1).")
     crop_padding: int | None = _option("Random-crop padding in pixels (0: no crop).")
     flip: bool | None = _option("Random horizontal flips.")
+    padding_mode: str | None = _option(f"How the random crop pads: {_names(PADDING_MODES)}.")
+    flip_mode: str | None = _option(f"Flips drawn anew each epoch, or alternating: {_names(FLIP_MODES)}.")
     cutout: int | None = _option("Side of the cutout square in pixels (0: none).")
     tta: bool | None = _option("Flip test-time augmentation in each evaluation.")
     tta_mode: str | None = _option(f"What tta averages over: {_names(TTA_MODES[1:])}.")
