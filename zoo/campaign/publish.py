@@ -183,6 +183,7 @@ def _script(cwd: Path, argv: list, env: dict[str, str], what: str) -> None:
     """Run a script of the checkout; its stderr is shown as it comes (an export evaluates for minutes)
     up to a traceback, which only its last line reports."""
     lines: list[str] = []
+    shown = True  # until a traceback starts
     with subprocess.Popen(
         [sys.executable, *map(str, argv)], cwd=cwd, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -190,7 +191,8 @@ def _script(cwd: Path, argv: list, env: dict[str, str], what: str) -> None:
         for line in child.stderr:
             if line.strip():
                 lines.append(line.rstrip())
-            if not any(seen.startswith("Traceback") for seen in lines):
+            shown = shown and not line.startswith("Traceback")
+            if shown:
                 sys.stderr.write(line)
                 sys.stderr.flush()
     if child.returncode != 0:

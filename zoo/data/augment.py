@@ -49,8 +49,8 @@ class Augment:
     def __post_init__(self) -> None:
         if self.padding_mode not in PADDING_MODES or self.flip_mode not in FLIP_MODES:
             raise ValueError(
-                f"padding_mode must be zeros or reflect and flip_mode random or alternate, got "
-                f"{self.padding_mode!r} and {self.flip_mode!r}"
+                f"padding_mode must be {' or '.join(PADDING_MODES)} and flip_mode {' or '.join(FLIP_MODES)}, "
+                f"got {self.padding_mode!r} and {self.flip_mode!r}"
             )
         if self.crop_padding < 0 or self.cutout < 0:
             raise ValueError(

@@ -168,10 +168,7 @@ class DeviceLoader:
             x = self._normalise(x)
             if batch_draws is not None and batch_draws.boxes:
                 x = erase_boxes(x, batch_draws.boxes)
-            if (
-                self.image_side is not None and self.image_side != x.shape[-1]
-            ):  # after augmenting at full size
-                x = torch.nn.functional.interpolate(
-                    x, size=(self.image_side, self.image_side), mode="bilinear", antialias=True
-                )
+            side = self.image_side
+            if side is not None and side != x.shape[-1]:  # resized after augmenting at full size
+                x = torch.nn.functional.interpolate(x, size=(side, side), mode="bilinear", antialias=True)
             yield x, self.labels.index_select(0, index)

@@ -79,22 +79,6 @@ class CheckpointEvery:
 
 
 RECIPES_VALUE = "the recipe's value"
-# The fields `zoo train` has a flag for (``--batch-size`` for batch_size; ``--x/--no-x`` for the yes/no
-# ones): every field but model_kwargs (a study's builder options). zoo/cli/train.py builds the command's
-# flags from this list, and `zoo campaign` builds command lines from it.
-COMMAND_LINE = (
-    "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "scheduler",
-    "plateau_factor", "plateau_patience", "plateau_cooldown", "min_lr", "step_size", "gamma", "warmup",
-    "onecycle_start", "onecycle_end", "onecycle_hold", "loss", "label_smoothing", "crop_padding", "flip",
-    "padding_mode", "flip_mode", "cutout", "tta", "tta_mode", "val_size", "bn_lr_scale", "bn_weight_frozen",
-    "ema_momentum", "ema_every",
-    "ema_start", "ema_ramp", "lookahead", "progressive_resize", "act", "seed", "data_dir", "download",
-    "limit_train", "limit_test", "eval_every", "device", "precision", "channels_last", "compile",
-    "time_budget", "checkpoint_every", "init_from",
-)  # fmt: skip
-NEGATABLE = (  # yes/no flags with a --no- form (download has none: it is off unless asked for)
-    "nesterov", "flip", "tta", "bn_weight_frozen", "lookahead", "channels_last", "compile",
-)  # fmt: skip
 
 
 def flag(name: str, value: Any = None) -> list[str]:
@@ -251,6 +235,12 @@ def _is_a(value: Any, kind: Any) -> bool:
 
 
 OPTION_NAMES = tuple(sorted(f.name for f in fields(TrainOptions)))
+# The fields `zoo train` has a flag for (``--batch-size`` for batch_size; ``--x/--no-x`` for the yes/no
+# ones): every field but model_kwargs (a study's builder options). zoo/cli/train.py builds the command's
+# flags from this list, and `zoo campaign` builds command lines from it.
+COMMAND_LINE = tuple(f.name for f in fields(TrainOptions) if f.name != "model_kwargs")
+# The yes/no flags with a --no- form: every bool field but download (off unless asked for).
+NEGATABLE = tuple(f.name for f in fields(TrainOptions) if f.type == "bool | None" and f.name != "download")
 TrainOptions.__doc__ += "\n    Fields:\n\n" + "\n".join(
     f"    - ``{f.name}``: {TrainOptions.describe(f.name)}" for f in fields(TrainOptions)
 )
