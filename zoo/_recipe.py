@@ -50,6 +50,9 @@ class Recipe:
     ``progressive_resize`` trains the first epochs on smaller images (FixRes-style low-resolution
     early epochs, cheaper per step): ``"SIZE:FRACTION,..."``, e.g. ``"16:0.4,24:0.3"`` is the first
     40 % of the epochs at 16x16, the next 30 % at 24x24 and the rest at full size ("": off).
+    ``freeze_after`` stops training named parameters after some epochs: ``"NAME:EPOCHS,..."``, a
+    parameter's name or a module's (all its parameters), e.g. ``"whiten.bias:3"`` (airbench94's
+    whitening bias trains for 3 epochs, then stays as it is: no gradient step, no weight decay).
     """
 
     name: str
@@ -91,6 +94,7 @@ class Recipe:
     ema_ramp: float = 0.0
     lookahead: bool = False
     progressive_resize: str = ""
+    freeze_after: str = ""
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -144,6 +148,7 @@ def validate_hyper_parameters(recipe: Recipe, error: type[ZooError] = RecipeErro
     _choice(error, "flip_mode", r.flip_mode, FLIP_MODES)
     _check_tricks(error, r)
     resize_stages(r.progressive_resize, error)
+    freeze_stages(r.freeze_after, error)
 
 
 def resize_stages(text: str, error: type[ZooError] = RecipeError) -> tuple[tuple[int, float], ...]:
@@ -167,6 +172,22 @@ def resize_stages(text: str, error: type[ZooError] = RecipeError) -> tuple[tuple
         raise error(
             f"progressive_resize = {text!r}: the fractions must add up to < 1 (the rest is full size)"
         )
+    return tuple(stages)
+
+
+def freeze_stages(text: str, error: type[ZooError] = RecipeError) -> tuple[tuple[str, int], ...]:
+    """The (parameter or module name, epochs it trains) pairs of a ``freeze_after`` value, checked."""
+    if not isinstance(text, str):
+        raise error(f"freeze_after = {text!r} must be text such as 'whiten.bias:3'")
+    stages = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, epochs = part.rpartition(":")
+        if not name or not epochs.isdigit() or int(epochs) < 1:
+            raise error(
+                f"freeze_after = {text!r}: {part!r} must be NAME:EPOCHS, a parameter or module name and "
+                "the whole number of epochs (>= 1) it trains, e.g. 'whiten.bias:3'"
+            )
+        stages.append((name, int(epochs)))
     return tuple(stages)
 
 
@@ -282,4 +303,6 @@ def _describe_tricks(r: Recipe) -> list[str]:
             f"{side} px ({fraction:.0%})" for side, fraction in resize_stages(r.progressive_resize)
         )
         parts.append(f"progressive resize {stages} -> full size")
+    for name, epochs in freeze_stages(r.freeze_after):
+        parts.append(f"{name} frozen after epoch {epochs}")
     return parts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -179,10 +179,12 @@ def train_one_epoch(
     tally: EpochTally | None = None,
     checkpoints: MidEpochCheckpoints | None = None,
     average: WeightAverage | None = None,
+    frozen: Sequence[nn.Parameter] = (),
 ) -> EpochStats:
     """Train `net` for one pass over `loader`; raise NonFiniteLossError at the first bad loss and
     DivergedError when `guard` sees the loss stay far above its start. `average`, the run's weight
-    average, is updated after every optimizer step.
+    average, is updated after every optimizer step. `frozen` parameters lose their gradient before
+    each step (no update, no weight decay: ``freeze_after``; under DDP they are still all-reduced).
 
     `tally`: the totals of this epoch's first batches, restored from a mid-epoch checkpoint (those
     batches are skipped; `global_step` is the step count before the epoch). `checkpoints`: when to stop
@@ -208,6 +210,8 @@ def train_one_epoch(
         (scaler.scale(loss) if scaler is not None else loss).backward()
         if on_step is not None:
             on_step(TrainStep(net, x, y, loss, loss_fn, optimizer, epoch, global_step + index))
+        for param in frozen:
+            param.grad = None  # optimizers skip a parameter without a gradient
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()

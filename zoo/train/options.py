@@ -150,6 +150,9 @@ class TrainOptions:
     progressive_resize: str | None = _option(
         "Smaller images first: SIDE:FRACTION of the epochs, e.g. 16:0.4,24:0.3 (the rest at full size)."
     )
+    freeze_after: str | None = _option(
+        "Stop training parameters after some epochs: NAME:EPOCHS, e.g. whiten.bias:3 (a parameter or module)."
+    )
     # Run settings.
     act: str | None = _option("Activation, for models with an `act` option.", "the model's")
     model_kwargs: Mapping[str, Any] | None = _option(

@@ -48,7 +48,7 @@ from .record import TrainResult, banner, config_record
 from .report import FEW_EPOCHS, EpochProgress, MetricsLog, plot_history, summary_line
 from .resume import RunState, restore_checkpoint, save_best_model, save_run_checkpoint
 from .rundir import CONFIG_FILE, kept_checkpoint
-from .runtime import check_resize, choose_channels_last, choose_precision
+from .runtime import check_resize, choose_channels_last, choose_precision, frozen_after
 
 logger = logging.getLogger("zoo")
 
@@ -89,6 +89,7 @@ class TrainingRun:
         self.grown_from: str | None = None  # the --init-from file's zoo.grown_from, kept in model files
         self.from_checkpoint = False  # resuming from a checkpoint (whose weights replace --init-from's)
         self.average: WeightAverage | None = None  # the recipe's weight average (ema_momentum > 0)
+        self.freezes: list[tuple[int, list[torch.nn.Parameter]]] = []  # freeze_after: (epochs, params)
         self._compiled: dict[int, torch.nn.Module] = {}  # torch.compile'd evaluated modules, by id
         self.model: torch.nn.Module
         self.data: RunData
@@ -159,6 +160,7 @@ class TrainingRun:
             model.init_whitening(self.data.train.images, *self.data.normalisation)
         if recipe.bn_weight_frozen:
             freeze_bn_weights(model)
+        self.freezes = frozen_after(model, recipe.freeze_after)
         self.optimizer = build_optimizer(model, recipe)  # BatchNorm in its own group with bn_lr_scale
         self.loss_fn = build_loss(recipe, self.spec.num_classes)
         try:
@@ -211,6 +213,7 @@ class TrainingRun:
                 self.net, data.train, self.loss_fn, self.optimizer, self.schedule, self.precision,
                 self.scaler, epoch=epoch, global_step=state.step, ctx=self.ctx, progress=progress,
                 guard=self.guard, on_step=self.on_step, tally=tally, checkpoints=mid, average=self.average,
+                frozen=[p for epochs, params in self.freezes if epoch > epochs for p in params],
             )  # fmt: skip
         except TrainingFailedError as error:
             raise type(error)(f"{error}; training stopped. {kept_checkpoint(self.out)}") from None

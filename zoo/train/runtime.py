@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import torch
 
 from .._errors import ZooError
-from .._recipe import resize_stages
+from .._recipe import freeze_stages, resize_stages
+from .._registry import suggest
 from .choices import PRECISIONS
 from .options import TrainConfigError
 
@@ -98,3 +99,21 @@ def check_resize(model: torch.nn.Module, name: str, resize: str, channels: int, 
             ) from None
         finally:
             model.train()
+
+
+def frozen_after(model: torch.nn.Module, freeze_after: str) -> list[tuple[int, list[torch.nn.Parameter]]]:
+    """The trainable parameters each ``freeze_after`` stage names, with the epochs they train: a
+    parameter's name or a module's (its parameters); a name `model` lacks is refused, with close names."""
+    params = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    stages = []
+    for name, epochs in freeze_stages(freeze_after):
+        chosen = [p for n, p in params.items() if n == name or n.startswith(name + ".")]
+        if not chosen:
+            close = suggest(name, params) or sorted(params)[:3]
+            raise TrainConfigError(
+                f"freeze_after = {freeze_after!r}: the model has no trainable parameter or module "
+                f"{name!r} (did you mean {', '.join(map(repr, close))}?); name one it has, or give "
+                "freeze_after = '' (--freeze-after '') to train every parameter throughout"
+            )
+        stages.append((epochs, chosen))
+    return stages
