@@ -6,7 +6,8 @@
 Writes releases/<repo-name>/ (or --releases DIR/<repo-name>/: model.safetensors, config.json,
 README.md) and the manifest entry with `revision: null`; `zoo push MODEL --from-folder
 releases/<repo-name>` uploads it later, unchanged.
-Flip TTA is measured for CIFAR-10 models only (MNIST digits are not mirror-symmetric). With --half,
+Flip TTA is measured for CIFAR-10 models only (MNIST digits are not mirror-symmetric), and flip +
+translate TTA too where the model's recipe claims its figure with it (airbench94). With --half,
 a model above 5M parameters is stored in float16 (else bfloat16) when that moves top-1 by less than
 0.05 points, the rule the GPU release job applies too (zoo_release.job.choose_dtype); the figures
 published are those of the stored weights, and the trials are printed. The entry also records the
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
-from zoo_release.job import cast, choose_dtype, measure
+from zoo_release.job import cast, choose_dtype, claimed_tta, measure
 
 from zoo import hub, model_info
 from zoo.checkpoint import load_model, resolve_model_file
@@ -58,7 +59,7 @@ def main() -> None:
     min_params = HALF_MIN_PARAMS if args.half else float("inf")
     dtype, result, trials = choose_dtype(model.eval(), dataset, cpu, min_params)
     metrics = {
-        **measure(model, dataset, cpu, plain=result),
+        **measure(model, dataset, cpu, plain=result, tta=claimed_tta(args.model)),
         "dataset": result.identity,
         "device": args.trained_on,
         "epochs": args.epochs or int(metadata["zoo.epoch"]),

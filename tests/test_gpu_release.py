@@ -248,6 +248,23 @@ def test_half_precision_weights_export_as_such_and_load_into_float32(zoo_manifes
         assert torch.equal(loaded.state_dict()[key], value.float()), key
 
 
+def test_flip_translate_tta_is_measured_where_the_recipe_claims_with_it(tiny_cifar, zoo_manifest):
+    from zoo._weights_entry import METRICS
+    from zoo.data import load_dataset
+    from zoo.evaluate import evaluate
+
+    assert job.claimed_tta("airbench94") == "flip_translate"  # airbench's 94 % is with it
+    assert job.claimed_tta("fast_resnet9") == "flip"
+    torch.manual_seed(0)
+    model = zoo.create("lenet5").eval()
+    dataset = load_dataset("cifar10", "test", tiny_cifar)
+    plain = job.measure(model, dataset, "cpu")
+    assert "top1_tta" in plain and "top1_tta_translate" not in plain
+    both = job.measure(model, dataset, "cpu", tta="flip_translate")
+    expected = evaluate(model, dataset, device="cpu", tta="flip_translate").top1
+    assert both["top1_tta_translate"] == round(expected, 2) and set(both) - set(plain) <= set(METRICS)
+
+
 def test_the_runbook_commands_parse(tmp_path):
     text = (REPO / "docs" / "gpu_release.md").read_text()
     parsers = {name: _script(name).build_parser() for name in ("gpu_release", "gpu_speed_anchor")}

@@ -39,7 +39,7 @@ SCHEMA_VERSION = 1
 MANIFEST_NAME = "weights_manifest.json"
 DATASET_IDENTITIES = ("cifar10", "cifar10-jpeg", "mnist")
 DTYPES = ("float32", "float16", "bfloat16")
-METRICS = ("top1", "top1_tta", "loss", "exact_top1")
+METRICS = ("top1", "top1_tta", "loss", "exact_top1", "top1_tta_translate")
 WEIGHTS_ENTRY_FILES = ("model.safetensors", "model.safetensors.index.json")  # what loading starts from
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")

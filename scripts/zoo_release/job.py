@@ -95,8 +95,17 @@ def _evaluate(model: torch.nn.Module, dataset, device, what: str, **options):
     return result
 
 
-def measure(model: torch.nn.Module, dataset, device, plain=None) -> dict[str, Any]:
-    """The manifest's metrics of `model`: top1, loss, exact_top1 and, on CIFAR-10, flip-TTA top1;
+def claimed_tta(model: str) -> str:
+    """The TTA mode the claim of `model`'s default recipe is measured with ("none" without TTA)."""
+    from zoo.train.recipes import default_recipe_name, get_recipe
+
+    recipe = get_recipe(default_recipe_name(model))
+    return recipe.tta_mode if recipe.tta else "none"
+
+
+def measure(model: torch.nn.Module, dataset, device, plain=None, tta: str = "flip") -> dict[str, Any]:
+    """The manifest's metrics of `model`: top1, loss, exact_top1 and, on CIFAR-10, flip-TTA top1
+    (and with ``tta="flip_translate"``, the TTA airbench's claim is measured with, top1_tta_translate);
     and ``rehearsal``, the top-1 of the `REHEARSAL_IMAGES` test images `zoo eval --limit` takes.
 
     `plain`: an `EvalResult` already measured for these weights (saves a pass).
@@ -108,6 +117,9 @@ def measure(model: torch.nn.Module, dataset, device, plain=None) -> dict[str, An
             metrics["exact_top1"] = round(plain.exact_top1, 2)
         if dataset.identity.startswith("cifar10"):  # MNIST digits are not mirror-symmetric
             metrics["top1_tta"] = round(_evaluate(model, dataset, device, "flip TTA", tta="flip").top1, 2)
+            if tta == "flip_translate":
+                result = _evaluate(model, dataset, device, "flip + translate TTA", tta="flip_translate")
+                metrics["top1_tta_translate"] = round(result.top1, 2)
         subset = dataset.sample(REHEARSAL_IMAGES)  # what `zoo eval --limit 1000` evaluates
         metrics["rehearsal"] = {
             "images": len(subset),
@@ -201,7 +213,7 @@ def release_one(item: Item, settings: Settings, test_sets: dict) -> dict[str, An
     dataset = _test_set(zoo.model_info(item.model).dataset, settings, test_sets)
     model, metadata = load_model(result.model_path)
     dtype, plain, trials = choose_dtype(model, dataset, device, settings.half_min_params)
-    metrics = measure(model, dataset, device, plain)
+    metrics = measure(model, dataset, device, plain, tta=claimed_tta(item.model))
     shard_bytes = settings.shard_bytes or settings.file_bytes
     files = write_weights(cast(model.state_dict(), dtype), metadata, folder, shard_bytes, settings.file_bytes)
     for name in ("config.json", "metrics.csv"):

@@ -11,6 +11,7 @@ DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar10-jpeg": "CIFAR-10 (JPEG-recovere
 METRIC_LABELS = {  # manifest key -> (model-index metric type, label)
     "top1": ("accuracy", "top-1 accuracy (%)"),
     "top1_tta": ("accuracy", "top-1 accuracy with flip TTA (%)"),
+    "top1_tta_translate": ("accuracy", "top-1 accuracy with flip + 1-pixel translate TTA (%)"),
     "exact_top1": ("accuracy", "top-1 accuracy on the byte-exact test images (%)"),
     "loss": ("loss", "cross-entropy loss"),
 }
