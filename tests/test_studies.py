@@ -50,6 +50,8 @@ def check_outputs(result, only_cells: list[str]) -> None:
         assert [r["cell"] for r in csv.DictReader(handle)] == [r["cell"] for r in result.rows]
     assert json.loads((result.out / "results.json").read_text())["scale"] == "smoke"
     for row in result.rows:
+        # smoke runs are short: each row carries its per-step loss, [fractional epoch, loss] points
+        assert row["loss_curve"] and all(0 < x <= row["history"][-1]["epoch"] for x, _ in row["loss_curve"])
         probes = study.cells[[c.name for c in study.cells].index(row["cell"])].probes
         assert sorted(row["probes"]) == sorted(probes)
         for record in row["probes"].values():

@@ -186,6 +186,34 @@ def test_band_figures_say_what_the_line_and_the_band_are(drawn, tmp_path):
     assert "mean" in caption and "min-max" in caption and f"with BN: {lrs}" in caption
 
 
+def test_curves_of_a_one_epoch_run_show_its_loss_per_few_steps_and_its_accuracy_values(drawn, tmp_path):
+    from zoo.studies import figures, get_study
+
+    study = get_study("bn-landscape")
+    rows = fake_rows(study)
+    for i, row in enumerate(rows):
+        row["history"] = row["history"][:1]  # one epoch: its mean would be a single dot
+        row["loss_curve"] = [[(k + 0.5) / 20, 2.3 - 0.02 * k - 0.01 * i] for k in range(20)]
+    figures.draw(study, rows, tmp_path)
+    table = study.tables()[0]
+    fig = drawn[f"{figures.slug(table)}-curves.png"]
+    visible_entries(fig)
+    acc, loss = fig.axes
+    members = [r for r in rows if r["table"] == table]
+    assert [len(line.get_xdata()) for line in loss.get_lines()] == [20] * len(members)
+    assert "few steps" in loss.get_ylabel() and 0 in loss.get_xticks()
+    assert sorted(t.get_text() for t in acc.texts) == sorted(
+        f"{100 * r['history'][0]['test_acc']:.1f} %" for r in members
+    )
+    for row in rows:  # a run that kept no per-step loss: the epoch means, as before
+        row["loss_curve"] = []
+    drawn.clear()
+    figures.draw(study, rows, tmp_path)
+    _, loss = drawn[f"{figures.slug(table)}-curves.png"].axes
+    assert [len(line.get_xdata()) for line in loss.get_lines()] == [1] * len(members)
+    assert loss.get_ylabel() == "training loss (epoch mean)"
+
+
 def test_rewrite_redraws_a_report_from_results_json(tmp_path):
     from zoo.studies import get_study, report, rewrite
 

@@ -38,7 +38,8 @@ BAND = "line: the mean over a group's runs; band: their min-max, at each recorde
 LAYERS = "each point: the layer's value averaged over the run's recorded steps"
 CAPTIONS = {  # a figure kind -> what it shows, for report.md
     "curves": "Left: accuracy per epoch on the validation split (where the run holds one out; else "
-    "the test set). Right: training loss, the mean over the epoch.",
+    "the test set). Right: training loss, the mean over the epoch (with few epochs, the mean of every "
+    "few steps).",
     "lr": "The learning rate at the last step of each epoch.",
     "bands": f"{BAND[0].upper()}{BAND[1:]}.",
     "layers": f"A line per run; {LAYERS}. A line is as long as its network has weight layers (Linear "
@@ -146,20 +147,36 @@ def groups(study: Study, rows: list[dict]) -> dict[str, list[dict]]:
 def _curves(plt, study: Study, table: str, members: list[dict], out: Path, figures: list[Path]) -> None:
     fig, (acc, loss) = plt.subplots(1, 2, figsize=(10, 4.4), layout="constrained")
     held_out = all(h.get("val_acc") is not None for r in members for h in r["history"])
+    # Runs of few epochs kept their loss per few steps: two epoch means would be two dots.
+    per_step = all(r.get("loss_curve") for r in members)
     losses = []
     for i, r in enumerate(members):
         epochs = [h["epoch"] for h in r["history"]]
         evaluated = [h["val_acc"] if held_out else h.get("test_acc") or 0.0 for h in r["history"]]
-        losses += [h["train_loss"] for h in r["history"]]
         style = _style(i, len(members))
         acc.plot(epochs, [100 * a for a in evaluated], label=r["row"], **style)
-        loss.plot(epochs, [h["train_loss"] for h in r["history"]], **style)
+        if len(epochs) == 1:  # one dot per run: its value, written beside it, reads better
+            for e, a in zip(epochs, evaluated):
+                acc.annotate(f"{100 * a:.1f} %", (e, 100 * a), xytext=(6, 0), textcoords="offset points",
+                             va="center", fontsize="small", color=style["color"])  # fmt: skip
+        if per_step:
+            x, y = zip(*r["loss_curve"])
+            loss.plot(x, y, **{**style, "markevery": max(1, len(x) // 12)})
+        else:
+            x, y = epochs, [h["train_loss"] for h in r["history"]]
+            loss.plot(x, y, **style)
+        losses += list(y)
     split = "validation" if held_out else "test"
     acc.set(xlabel="epoch", ylabel=f"{split} accuracy (%)", title=f"{split} accuracy")
-    loss.set(xlabel="epoch", ylabel="training loss (epoch mean)", title="training loss")
+    if per_step:
+        loss.set(xlabel="epoch (fractions: within it)", ylabel="training loss (mean of a few steps)")
+    else:
+        loss.set(xlabel="epoch", ylabel="training loss (epoch mean)")
+    loss.set_title("training loss")
     _y_scale(loss, losses, "auto")
-    for ax in (acc, loss):
-        _integer_x(ax, [h["epoch"] for r in members for h in r["history"]])
+    last = max(h["epoch"] for r in members for h in r["history"])
+    _integer_x(acc, [h["epoch"] for r in members for h in r["history"]])
+    _integer_x(loss, list(range(0 if per_step else 1, last + 1)))
     fig.suptitle(f"{study.name}: {table}")
     _legend_below(fig, acc)
     _save(fig, out / f"{slug(table)}-curves.png", figures)

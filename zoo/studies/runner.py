@@ -15,7 +15,7 @@ from typing import Any
 from .._builder import model_info
 from .._errors import ZooError
 from .._study import SCALES, Cell, Scale, Study
-from ..checkpoint import read_metadata
+from ..checkpoint import CHECKPOINT_DIR, STATE_JSON, read_metadata
 from ..train import train
 from ..train.engine import RESULT_FILE
 from ..train.recipes import default_recipe_name, get_recipe
@@ -211,5 +211,13 @@ def read_cell(cell: Cell, folder: Path, metric: str) -> dict[str, Any]:
         "train_images": config["dataset"]["train"],
         "device": read_metadata(model_file).get("zoo.device", config["device"]),
         "history": history,
+        "loss_curve": _loss_curve(folder),
         "probes": json.loads(probes.read_text()) if probes.is_file() else {},
     }
+
+
+def _loss_curve(folder: Path) -> list[list[float]]:
+    """The run's per-step training loss ([fractional epoch, mean loss] points, kept by runs of few
+    epochs) from its checkpoint record; [] where it has none."""
+    state = folder / CHECKPOINT_DIR / STATE_JSON
+    return json.loads(state.read_text()).get("loss_curve", []) if state.is_file() else []
