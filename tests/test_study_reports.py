@@ -252,6 +252,20 @@ def test_rewrite_from_results_csv_keeps_the_figures_and_adds_the_caveats(name, t
         assert "min-max" in text  # the bands' caption
 
 
+def test_zoo_study_report_redraws_a_copied_study_folder(tmp_path, cli):
+    folder = tmp_path / "bn-accuracy"
+    shutil.copytree(DOCS / "bn-accuracy", folder)
+    for png in folder.glob("*.png"):
+        png.unlink()
+    code, out, err = cli("study", "report", folder)
+    assert code == 0, err
+    assert "report:" in out and sorted(p.name for p in folder.glob("*.png")) == sorted(
+        p.name for p in (DOCS / "bn-accuracy").glob("*.png")
+    )
+    code, _, err = cli("study", "report", tmp_path / "nowhere")
+    assert code == 2 and "is not a folder" in err and "Traceback" not in err
+
+
 def test_rewrite_needs_to_know_the_study_and_scale(tmp_path):
     from zoo.studies import rewrite
     from zoo.studies.report import ReportError

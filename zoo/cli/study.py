@@ -1,4 +1,4 @@
-"""`zoo study list | show NAME | run NAME --out DIR`: the seeds' experiments, with their reports."""
+"""`zoo study list | show NAME | run NAME --out DIR | report DIR`: the seeds' experiments, with their reports."""
 
 from __future__ import annotations
 
@@ -85,3 +85,21 @@ def run_command(
             f"{row['table']:20} {row['row']:40} test {row['test_acc']:6.2f} %  (seed {row['seed'] or '-'})"
         )
     typer.echo(f"report: {result.report} ({len(result.figures)} figures)")
+
+
+@study_app.command("report")
+def report_command(
+    out: Path = typer.Argument(..., metavar="DIR", help="A study's folder (`zoo study run --out`)."),
+    name: str = typer.Option(None, "--study", help="The study, where DIR does not record it."),
+    scale: str = typer.Option(None, "--scale", help="Its scale, where DIR does not record it."),
+) -> None:
+    """Write DIR's report.md again, training nothing: figures redrawn from its results.json (kept as
+    they are with only results.csv)."""
+    # Loaded when the command runs, so that `zoo --help` and `zoo list` stay fast.
+    from ..studies import rewrite
+    from ..studies.report import ReportError
+
+    if not out.is_dir():
+        raise ReportError(f"{out} is not a folder: give the --out of a `zoo study run`")
+    report, figures = rewrite(out, name, scale)
+    typer.echo(f"report: {report} ({len(figures)} figures)")
