@@ -1,4 +1,4 @@
-"""Freezing named parameters after some epochs (recipe field ``freeze_after``; airbench94's whitening bias)."""
+"""Freezing named parameters after some epochs (recipe field ``freeze_after``: airbench94 whitening bias)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from zoo import Recipe
-from zoo.train.recipes import get_recipe
 from zoo._recipe import RecipeError, describe, freeze_stages, validate_hyper_parameters
+from zoo.train.recipes import get_recipe
 
 BASE = Recipe("t", "a test", "none", epochs=10)
 

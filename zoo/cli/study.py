@@ -1,4 +1,4 @@
-"""`zoo study list | show NAME | run NAME --out DIR | report DIR`: the seeds' experiments, with their reports."""
+"""`zoo study list | show NAME | run NAME --out DIR | report DIR`: the seeds' experiments and reports."""
 
 from __future__ import annotations
 
