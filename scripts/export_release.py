@@ -11,8 +11,9 @@ translate TTA too where the model's recipe claims its figure with it (airbench94
 a model above 5M parameters is stored in float16 (else bfloat16) when that moves top-1 by less than
 0.05 points, the rule the GPU release job applies too (zoo_release.job.choose_dtype); the figures
 published are those of the stored weights, and the trials are printed. The entry also records the
-top-1 of the 1,000 test images `zoo eval --limit 1000` takes (`rehearsal`, REHEARSAL_IMAGES): the
-suite's quick release rehearsal reproduces, while the whole test set is checked in its slow lane.
+top-1 of the seeded sample of test images `zoo eval --limit N` takes (`rehearsal`: 1,000, fewer for a large
+model, zoo_release.job.rehearsal_images): the suite's quick release rehearsal reproduces it, while
+the whole test set is checked in the slow lane (the largest models: `pytest -m whole_test_set`).
 --grown-from MODEL.TAG records the weights a grown model started from (`zoo grow`; default: what
 the checkpoint's metadata says).
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
-from zoo_release.job import cast, choose_dtype, claimed_tta, measure
+from zoo_release.job import cast, choose_dtype, measure, measure_options
 
 from zoo import hub, model_info
 from zoo.checkpoint import load_model, resolve_model_file
@@ -59,7 +60,7 @@ def main() -> None:
     min_params = HALF_MIN_PARAMS if args.half else float("inf")
     dtype, result, trials = choose_dtype(model.eval(), dataset, cpu, min_params)
     metrics = {
-        **measure(model, dataset, cpu, plain=result, tta=claimed_tta(args.model)),
+        **measure(model, dataset, cpu, plain=result, **measure_options(args.model)),
         "dataset": result.identity,
         "device": args.trained_on,
         "epochs": args.epochs or int(metadata["zoo.epoch"]),

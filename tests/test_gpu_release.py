@@ -401,3 +401,16 @@ def test_park_untracks_and_ignores_releases_and_unpark_restores_them(tmp_path):
     assert (repo / "releases" / "m" / "model.safetensors").stat().st_size == 1000  # still on disk
     subprocess.run([str(script), "unpark"], cwd=repo, check=True, capture_output=True)
     assert git("status", "--porcelain") == "" and "releases/m/model.safetensors" in git("ls-files")
+
+
+def test_the_rehearsal_of_a_large_model_takes_fewer_images_within_its_cost():
+    sizes = {
+        name: job.rehearsal_images(name) for name in ("lenet5", "resnet18", "resnet34", "resnext29_8x64d")
+    }
+    assert sizes["lenet5"] == sizes["resnet18"] == job.REHEARSAL_IMAGES  # small models: the full sample
+    assert sizes["resnext29_8x64d"] < sizes["resnet34"] < job.REHEARSAL_IMAGES
+    for name, images in sizes.items():
+        assert images % 100 == 0 and 100 <= images
+        cost = images * zoo.model_info(name).macs
+        assert cost <= job.REHEARSAL_MACS or images == 100, (name, images, cost)
+    assert job.measure_options("airbench94") == {"tta": "flip_translate", "rehearsal": 1000}

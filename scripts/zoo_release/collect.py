@@ -81,13 +81,13 @@ def remeasure(checkpoint: Path, report: dict[str, Any], data_dir: Path | None) -
     from zoo.checkpoint import load_model
     from zoo.data import load_dataset
 
-    from .job import claimed_tta, measure
+    from .job import measure, measure_options
 
     model, _ = load_model(checkpoint)
     dataset = load_dataset(zoo.model_info(report["model"]).dataset, "test", data_dir)
     if report["test_images"] < len(dataset):
         dataset = dataset.subset(torch.arange(report["test_images"]))
-    return measure(model, dataset, "cpu", tta=claimed_tta(report["model"]))
+    return measure(model, dataset, "cpu", **measure_options(report["model"]))
 
 
 def publish(

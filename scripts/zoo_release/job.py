@@ -77,7 +77,10 @@ def full_fp32():
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-REHEARSAL_IMAGES = 1000  # the suite's quick release rehearsal reproduces the top-1 of these
+REHEARSAL_IMAGES = 1000  # the suite's quick release rehearsal reproduces the top-1 of (at most) these
+# ... and of fewer for a large model: about 10 s of a 2-core CPU each (600 GMAC), so that the quick
+# suite stays within its 5 minutes as large releases are added (resnext29_8x64d: 100 images).
+REHEARSAL_MACS = 600e9
 
 
 def _evaluate(model: torch.nn.Module, dataset, device, what: str, **options):
@@ -103,10 +106,26 @@ def claimed_tta(model: str) -> str:
     return recipe.tta_mode if recipe.tta else "none"
 
 
-def measure(model: torch.nn.Module, dataset, device, plain=None, tta: str = "flip") -> dict[str, Any]:
+def rehearsal_images(model: str) -> int:
+    """How many test images the quick rehearsal of `model`'s releases takes: REHEARSAL_IMAGES, or
+    fewer (a multiple of 100, at least 100) where they would cost more than REHEARSAL_MACS."""
+    import zoo
+
+    affordable = int(REHEARSAL_MACS // max(zoo.model_info(model).macs, 1))
+    return max(100, min(REHEARSAL_IMAGES, affordable // 100 * 100))
+
+
+def measure_options(model: str) -> dict[str, Any]:
+    """`measure`'s options for a release of `model`: its claim's TTA and its rehearsal size."""
+    return {"tta": claimed_tta(model), "rehearsal": rehearsal_images(model)}
+
+
+def measure(
+    model: torch.nn.Module, dataset, device, plain=None, tta: str = "flip", rehearsal: int = REHEARSAL_IMAGES
+) -> dict[str, Any]:
     """The manifest's metrics of `model`: top1, loss, exact_top1 and, on CIFAR-10, flip-TTA top1
     (and with ``tta="flip_translate"``, the TTA airbench's claim is measured with, top1_tta_translate);
-    and ``rehearsal``, the top-1 of the `REHEARSAL_IMAGES` test images `zoo eval --limit` takes.
+    and ``rehearsal``, the top-1 of the `rehearsal` test images `zoo eval --limit` samples.
 
     `plain`: an `EvalResult` already measured for these weights (saves a pass).
     """
@@ -120,7 +139,7 @@ def measure(model: torch.nn.Module, dataset, device, plain=None, tta: str = "fli
             if tta == "flip_translate":
                 result = _evaluate(model, dataset, device, "flip + translate TTA", tta="flip_translate")
                 metrics["top1_tta_translate"] = round(result.top1, 2)
-        subset = dataset.sample(REHEARSAL_IMAGES)  # what `zoo eval --limit 1000` evaluates
+        subset = dataset.sample(rehearsal)  # what `zoo eval --limit N` evaluates
         metrics["rehearsal"] = {
             "images": len(subset),
             "top1": round(_evaluate(model, subset, device, "rehearsal subset").top1, 2),
@@ -213,7 +232,7 @@ def release_one(item: Item, settings: Settings, test_sets: dict) -> dict[str, An
     dataset = _test_set(zoo.model_info(item.model).dataset, settings, test_sets)
     model, metadata = load_model(result.model_path)
     dtype, plain, trials = choose_dtype(model, dataset, device, settings.half_min_params)
-    metrics = measure(model, dataset, device, plain, tta=claimed_tta(item.model))
+    metrics = measure(model, dataset, device, plain, **measure_options(item.model))
     shard_bytes = settings.shard_bytes or settings.file_bytes
     files = write_weights(cast(model.state_dict(), dtype), metadata, folder, shard_bytes, settings.file_bytes)
     for name in ("config.json", "metrics.csv"):
