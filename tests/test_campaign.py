@@ -22,7 +22,7 @@ import pytest
 from helpers import flip_byte, one_error, read_jsonl, snapshot
 
 from zoo import campaign
-from zoo.campaign import commands
+from zoo.campaign import commands, runner
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -144,6 +144,26 @@ def test_status_says_done_with_top1(finished, env, cli):
     assert all(0 <= s["top1"] <= 100 for s in report["steps"]) and report["process"] is None
     code, out, _ = cli("campaign", "status", "--plan", done.plan)
     assert code == 0 and "lenet" in out and "done" in out and "campaign process: none" in out
+
+
+def test_a_published_step_without_its_run_is_skipped_not_trained_again(env, shared_data, tmp_path):
+    """A new machine with an empty campaign dir: what the manifest lists is not retrained, and a
+    step that grows from it grows from the published weights."""
+    grown = "[[run]]\nname = 'bigger'\nmodel = 'lenet5'\ntag = 'bigger'\ngrow_from = 'lenet'\n"
+    plan = campaign.load_plan(write_plan(tmp_path, shared_data, grown + "options = { epochs = 1 }\n"))
+    published = {"mlp5": {"campaign-test": {}}, "lenet5": {"campaign-test": {}}}
+    (tmp_path / "weights_manifest.json").write_text(json.dumps({"models": published}))
+    env(tmp_path / "runs")
+    folder = campaign.CampaignDir(tmp_path / "runs")
+    assert [s.state for s in campaign.status(plan).steps] == ["published", "published", "waiting"]
+    assert runner.next_step(plan, folder).name == "bigger"
+    assert runner.blocked(plan, plan.step("bigger"), folder) is None
+    assert runner.growth_origin(plan, plan.step("bigger"), folder) == "lenet5.campaign-test"
+    two_steps = campaign.load_plan(write_plan(tmp_path / "two", shared_data))
+    shutil.copy(tmp_path / "weights_manifest.json", tmp_path / "two")
+    assert campaign.run_foreground(two_steps) == ["mlp", "lenet"]
+    assert not folder.run("mlp").exists() and not folder.run("lenet").exists()
+    assert "lenet: skipped: lenet5.campaign-test is published already" in folder.log.read_text()
 
 
 def test_run_starts_in_the_background_and_refuses_a_second_run(finished, env, cli, tmp_path):

@@ -1,12 +1,14 @@
 """`zoo campaign run`: the steps in order, each a `zoo train` subprocess, in the background by default.
 
 Every step is continued, never restarted: a finished run is skipped, a started one resumed with
-`--resume`, and a run some other `zoo train` is still training (one started by hand, or by a
-campaign process killed since) is waited for. A step that fails (a full disk, a corrupt
-checkpoint: `zoo train` exits non-zero) stops the campaign with one line in campaign.log and in
-`<step>.failed`; its folder is left exactly as `zoo train` left it, and the next `run` retries it.
-A campaign file that cannot be written (a full disk) stops the campaign too, with one line naming
-it (zoo.campaign.files); a child's error line reaches the campaign even where its log cannot hold it.
+`--resume`, a step whose MODEL.TAG the manifest lists already (published from a run folder this
+machine no longer has) is skipped too, and a run some other `zoo train` is still training (one
+started by hand, or by a campaign process killed since) is waited for. A step that fails (a full
+disk, a corrupt checkpoint: `zoo train` exits non-zero) stops the campaign with one line in
+campaign.log and in `<step>.failed`; its folder is left exactly as `zoo train` left it, and the
+next `run` retries it. A campaign file that cannot be written (a full disk) stops the campaign
+too, with one line naming it (zoo.campaign.files); a child's error line reaches the campaign even
+where its log cannot hold it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .files import NOT_STARTED, append_line, only_warned, replace_text, writing
 from .lock import CampaignLock
 from .plan import CampaignError, Plan, Step
 from .runs import CampaignDir, RunFolder, campaign_dir
+from .status import published_tags
 
 
 class CampaignStopped(CampaignError):
@@ -80,6 +83,28 @@ class _Journal:
         append_line(self.path, stamped)
 
 
+def published_unstarted(plan: Plan, step: Step, folder: CampaignDir) -> bool:
+    """Whether `step` is published (its MODEL.TAG is in the plan folder's manifest) and has no run here:
+    training it again would spend hours on weights that exist, so it counts as done."""
+    if RunFolder(folder.run(step.name)).started:
+        return False
+    return f"{step.model}.{step.tag}" in published_tags(plan.root / "weights_manifest.json")
+
+
+def _done_or_published(plan: Plan, step: Step, folder: CampaignDir) -> bool:
+    return RunFolder(folder.run(step.name)).finished or published_unstarted(plan, step, folder)
+
+
+def growth_origin(plan: Plan, step: Step, folder: CampaignDir) -> str | Path:
+    """What `step` grows from: its source step's finished run, else that step's published weights
+    (MODEL.TAG), else the plan's MODEL.TAG as written."""
+    source = plan.source_step(step)
+    if source is None:
+        return step.grow_from
+    run = folder.run(source.name)
+    return run if RunFolder(run).finished else f"{source.model}.{source.tag}"
+
+
 def describe(plan: Plan, step: Step, folder: CampaignDir) -> str:
     """How `run` takes up `step` now: starts it, resumes it, or waits for the process training it."""
     run = RunFolder(folder.run(step.name))
@@ -95,15 +120,15 @@ def blocked(plan: Plan, step: Step, folder: CampaignDir) -> str | None:
     if step.grow_from is None or RunFolder(folder.run(step.name)).started:
         return None
     source = plan.source_step(step)
-    if source is not None and not RunFolder(folder.run(source.name)).finished:
+    if source is not None and not _done_or_published(plan, source, folder):
         return f"grows from step {source.name}, which is not finished"
     return None
 
 
 def next_step(plan: Plan, folder: CampaignDir) -> Step | None:
-    """The first step that is neither finished nor blocked."""
+    """The first step that is neither finished (or published) nor blocked."""
     for step in plan.steps:
-        if not RunFolder(folder.run(step.name)).finished and blocked(plan, step, folder) is None:
+        if not _done_or_published(plan, step, folder) and blocked(plan, step, folder) is None:
             return step
     return None
 
@@ -195,6 +220,9 @@ class _Step:
         name, run = self.step.name, RunFolder(self.out)
         if run.finished:
             return name
+        if published_unstarted(self.plan, self.step, self.folder):
+            self.journal(f"{name}: skipped: {self.step.model}.{self.step.tag} is published already")
+            return name
         reason = blocked(self.plan, self.step, self.folder)
         if reason:
             self.journal(f"{name}: skipped: {reason}")
@@ -234,10 +262,9 @@ class _Step:
             return None
         grown = self.folder.grown(self.step.name)
         if not grown.is_dir():
-            source = self.plan.source_step(self.step)
             partial = grown.with_name(grown.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)  # what a killed `zoo grow` left
-            origin = self.folder.run(source.name) if source else self.step.grow_from
+            origin = growth_origin(self.plan, self.step, self.folder)
             try:
                 self._child("zoo grow", commands.grow_command(self.step, origin, partial))
             except BaseException:

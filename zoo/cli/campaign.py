@@ -116,6 +116,8 @@ def status_command(
     console = Console()
     console.print(table)
     for s in report.steps:
+        if s.state == "published":
+            continue  # the table says it
         note = "published" if s.published else s.note if s.state != "waiting" else ""
         if note:
             console.print(f"{s.name}: {note}", highlight=False, soft_wrap=True)
