@@ -3,17 +3,20 @@
 For each model, at its default recipe's batch size, on random data, the script times three things,
 alternating them `--repeats` times so that machine load hits all alike (the medians are printed):
   plain    the textbook fp32 step: contiguous tensors ready in memory, forward, loss, backward, SGD step
-  bare     the same step in bf16 autocast on channels_last tensors: what the CPU's fast kernels reach
+  bare     the same step on channels_last tensors in the precision zoo picks for this CPU (bf16
+           autocast where the CPU has native bf16, else fp32): what the CPU's fast kernels reach
   zoo      what `zoo train` runs by default on this device: zoo.train.loop.train_one_epoch over a
            zoo.data.DeviceLoader (uint8 images normalised and augmented per batch as the recipe says),
            with the precision and memory format zoo.train.runtime picks ("auto")
-and, once first, the bf16 matmul peak: a large bf16 matrix product on all threads (the best of a few).
+and, once first, the matmul peak in that precision: a large matrix product on all threads (the best
+of a few). On a CPU without native bf16 (AVX2 only, say) both bare and the peak are fp32, and x fp32
+is what channels_last alone buys.
 
 Columns:
   e2e img/s    images per second of `zoo`, the whole training loop with its data pipeline
   bare img/s   images per second of `bare`
-  x fp32       bare img/s / plain img/s: what bf16 autocast and channels_last buy
-  peak %       bare FLOP/s as a share of the measured bf16 matmul peak; a step's FLOPs are
+  x fp32       bare img/s / plain img/s: what bf16 autocast (where native) and channels_last buy
+  peak %       bare FLOP/s as a share of the measured matmul peak; a step's FLOPs are
                3 x forward MACs (zoo.model_info(name).macs) x 2 per image (forward, two backward)
   loop %       e2e img/s / bare img/s: what the loop around the step keeps of it
   zoo settings the precision and memory format `zoo` ran with
@@ -42,7 +45,7 @@ from zoo.train.loop import train_one_epoch
 from zoo.train.optim import build_loss, build_optimizer, build_schedule
 from zoo.train.recipes import default_recipe_name, get_recipe
 from zoo.train.report import EpochProgress
-from zoo.train.runtime import choose_channels_last, choose_precision
+from zoo.train.runtime import Precision, choose_channels_last, choose_precision
 
 
 def conv_models() -> list[str]:
@@ -58,10 +61,11 @@ def conv_models() -> list[str]:
     return names
 
 
-def bf16_peak(size: int = 2048, repeats: int = 5, seconds: float = 0.5) -> float:
-    """FLOP/s of a `size`-square bf16 matmul on all threads: the best of `repeats` timings of `seconds`."""
-    a, b = (torch.randn(size, size).to(torch.bfloat16) for _ in range(2))
-    out = torch.empty(size, size, dtype=torch.bfloat16)
+def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 5, seconds: float = 0.5) -> float:
+    """FLOP/s of a `size`-square matmul in `dtype` on all threads: the best of `repeats` timings of
+    `seconds`."""
+    a, b = (torch.randn(size, size).to(dtype) for _ in range(2))
+    out = torch.empty(size, size, dtype=dtype)
     for _ in range(3):  # oneDNN picks and primes its kernel
         torch.mm(a, b, out=out)
     best = 0.0
@@ -74,9 +78,9 @@ def bf16_peak(size: int = 2048, repeats: int = 5, seconds: float = 0.5) -> float
     return best
 
 
-def bare_step(name: str, batch: int, steps: int, warmup: int, *, fast: bool) -> float:
-    """img/s of forward, loss, backward and SGD step on ready tensors: fp32, or with `fast` bf16
-    autocast on channels_last."""
+def bare_step(name: str, batch: int, steps: int, warmup: int, *, fast: Precision | None) -> float:
+    """img/s of forward, loss, backward and SGD step on ready tensors: fp32, or with `fast` that
+    precision's autocast on channels_last."""
     spec = zoo.model_info(name)
     layout = torch.channels_last if fast else torch.contiguous_format
     model = zoo.create(name).train().to(memory_format=layout)
@@ -84,7 +88,7 @@ def bare_step(name: str, batch: int, steps: int, warmup: int, *, fast: bool) -> 
     loss_fn = nn.CrossEntropyLoss()
     x = torch.randn(batch, *spec.input_size).contiguous(memory_format=layout)
     y = torch.randint(0, spec.num_classes, (batch,))
-    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if fast else nullcontext
+    autocast = fast.autocast if fast else nullcontext
 
     def step() -> None:
         with autocast():
@@ -157,18 +161,19 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    peak = bf16_peak()
+    fast = choose_precision(torch.device("cpu"), "auto")  # what zoo trains in here
+    peak = matmul_peak(fast.dtype or torch.float32)
     capability = torch.backends.cpu.get_cpu_capability()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu capability {capability}; "
-          f"bf16 matmul peak {peak / 1e9:.0f} GFLOP/s")  # fmt: skip
+          f"{fast.name} matmul peak {peak / 1e9:.0f} GFLOP/s (bare steps in {fast.name})")  # fmt: skip
     print(f"{'model':<18}{'batch':>6}{'e2e img/s':>11}{'bare img/s':>12}{'x fp32':>8}{'peak %':>8}"
           f"{'loop %':>8}  zoo settings")  # fmt: skip
     for name in args.models or conv_models():
         batch = get_recipe(default_recipe_name(name)).batch_size
         runs: dict[str, list[float]] = {"plain": [], "bare": [], "zoo": []}
         for _ in range(args.repeats):
-            runs["plain"].append(bare_step(name, batch, args.steps, args.warmup, fast=False))
-            runs["bare"].append(bare_step(name, batch, args.steps, args.warmup, fast=True))
+            runs["plain"].append(bare_step(name, batch, args.steps, args.warmup, fast=None))
+            runs["bare"].append(bare_step(name, batch, args.steps, args.warmup, fast=fast))
             speed, settings = zoo_path(name, batch, args.steps, args.warmup)
             runs["zoo"].append(speed)
         plain, bare, ours = (statistics.median(runs[k]) for k in ("plain", "bare", "zoo"))
