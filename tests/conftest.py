@@ -14,6 +14,15 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from hub_server import hub_env, hub_server, make_hub_server, zoo_manifest  # noqa: E402, F401  (fixtures for all tests)
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores: one thread each, for them and the zoo processes they start. Two
+    # PyTorch processes of two OpenMP threads each on two cores spin-wait on each other (up to 10x
+    # slower, benchmarks/RESULTS.md), so the default of one thread per core would not do.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 SHARED_DATA = Path(os.environ.get("ZOO_TEST_DATA", REPO.parent / "shared" / "data"))
 
 

@@ -27,17 +27,7 @@ from zoo.campaign import commands, runner
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_plan(folder: Path, data: Path, extra: str = "", lenet_epochs: int = 2) -> Path:
-    """The two-step test plan (data_dir relative to the plan's folder, as the real plan has it)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    plan = folder / "campaign.toml"
-    plan.write_text(
-        f"""
-[defaults]
-data_dir = "{os.path.relpath(data / "cifar10-jpeg", folder)}"
-tag = "campaign-test"
-nice = 10
-
+_TWO_STEPS = """
 [[run]]
 name = "mlp"
 model = "mlp5"
@@ -48,7 +38,24 @@ options = {{ epochs = 1, limit_train = 256, limit_test = 256 }}
 name = "lenet"
 model = "lenet5"
 options = {{ epochs = {lenet_epochs}, limit_train = 640, limit_test = 128, batch_size = 64 }}
-{extra}"""
+"""
+
+
+def write_plan(
+    folder: Path, data: Path, extra: str = "", lenet_epochs: int = 2, *, two_steps: bool = True
+) -> Path:
+    """The two-step test plan (data_dir relative to the plan's folder, as the real plan has it),
+    then `extra`; only `extra` with `two_steps=False`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    plan = folder / "campaign.toml"
+    steps = _TWO_STEPS.format(data=data, lenet_epochs=lenet_epochs) if two_steps else ""
+    plan.write_text(
+        f"""
+[defaults]
+data_dir = "{os.path.relpath(data / "cifar10-jpeg", folder)}"
+tag = "campaign-test"
+nice = 10
+{steps}{extra}"""
     )
     return plan
 
@@ -345,7 +352,7 @@ def test_a_grow_step_grows_then_fine_tunes(finished, env, tmp_path):
 def test_a_kill_mid_epoch_resumes_mid_epoch(shared_data, shared_cache, tmp_path):
     extra = "[[run]]\nname = 'long'\nmodel = 'lenet5'\ntag = 'long'\ncheckpoint_every = '1s'\n"
     extra += "options = { epochs = 1, limit_train = 8192, limit_test = 128, batch_size = 32 }\n"
-    plan = write_plan(tmp_path, shared_data, extra)
+    plan = write_plan(tmp_path, shared_data, extra, two_steps=False)  # the one step is what it tests
     runs = tmp_path / "runs"
     env = {**os.environ, "ZOO_CAMPAIGN_DIR": str(runs), "ZOO_CACHE_DIR": str(shared_cache)}
     command = _zoo("campaign", "run", "--foreground", "--plan", plan)
