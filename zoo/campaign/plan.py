@@ -36,6 +36,7 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
 
 from .._builder import model_info
 from .._errors import ZooError
+from .._weights_entry import MANIFEST_NAME
 from ..train.options import (
     COMMAND_LINE,
     CheckpointEvery,
@@ -108,6 +109,11 @@ class Plan:
     @property
     def root(self) -> Path:
         return self.path.parent
+
+    @property
+    def manifest(self) -> Path:
+        """The weights manifest beside the plan: what is published."""
+        return self.root / MANIFEST_NAME
 
     def step(self, name: str) -> Step:
         """The step called `name`, or a CampaignError listing the steps."""

@@ -67,7 +67,7 @@ def publish(
     """
     root = plan.root
     releases = releases or root / "releases"
-    manifest = manifest or root / "weights_manifest.json"
+    manifest = manifest or plan.manifest
     readme = readme or root / "README.md"
     scripts = root / "scripts"
     steps = _to_publish(plan, names, published_tags(manifest))

@@ -88,7 +88,7 @@ def published_unstarted(plan: Plan, step: Step, folder: CampaignDir) -> bool:
     training it again would spend hours on weights that exist, so it counts as done."""
     if RunFolder(folder.run(step.name)).started:
         return False
-    return f"{step.model}.{step.tag}" in published_tags(plan.root / "weights_manifest.json")
+    return f"{step.model}.{step.tag}" in published_tags(plan.manifest)
 
 
 def _done_or_published(plan: Plan, step: Step, folder: CampaignDir) -> bool:

@@ -68,7 +68,7 @@ def status(plan: Plan, *, manifest: Path | None = None) -> CampaignStatus:
     """The state of every step of `plan` in the campaign dir; `manifest` tells what is published
     (default: the plan folder's weights_manifest.json)."""
     folder = CampaignDir(campaign_dir())
-    published = published_tags(manifest or plan.root / "weights_manifest.json")
+    published = published_tags(manifest or plan.manifest)
     runs = {step.name: RunFolder(folder.run(step.name)) for step in plan.steps}
     speeds = _speeds(plan, runs)
     steps = [
