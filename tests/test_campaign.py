@@ -166,10 +166,15 @@ def test_a_published_step_without_its_run_is_skipped_not_trained_again(env, shar
     assert runner.next_step(plan, folder).name == "bigger"
     assert runner.blocked(plan, plan.step("bigger"), folder) is None
     assert runner.growth_origin(plan, plan.step("bigger"), folder) == "lenet5.campaign-test"
+    # a run stopped before its first checkpoint has nothing to continue: still published, not retrained
+    stopped_early = folder.run("lenet")
+    stopped_early.mkdir(parents=True)
+    (stopped_early / "config.json").write_text(json.dumps({"config": {"model": "lenet5"}}))
+    assert [s.state for s in campaign.status(plan).steps][:2] == ["published", "published"]
     two_steps = campaign.load_plan(write_plan(tmp_path / "two", shared_data))
     shutil.copy(tmp_path / "weights_manifest.json", tmp_path / "two")
     assert campaign.run_foreground(two_steps) == ["mlp", "lenet"]
-    assert not folder.run("mlp").exists() and not folder.run("lenet").exists()
+    assert not folder.run("mlp").exists() and not (stopped_early / "checkpoint").exists()
     assert "lenet: skipped: lenet5.campaign-test is published already" in folder.log.read_text()
 
 

@@ -84,9 +84,11 @@ class _Journal:
 
 
 def published_unstarted(plan: Plan, step: Step, folder: CampaignDir) -> bool:
-    """Whether `step` is published (its MODEL.TAG is in the plan folder's manifest) and has no run here:
-    training it again would spend hours on weights that exist, so it counts as done."""
-    if RunFolder(folder.run(step.name)).started:
+    """Whether `step` is published (its MODEL.TAG is in the plan folder's manifest) and has no run
+    here to continue (none, or one stopped before its first checkpoint): training it again would
+    spend hours on weights that exist, so it counts as done."""
+    run = RunFolder(folder.run(step.name))
+    if run.finished or run.has_progress:
         return False
     return f"{step.model}.{step.tag}" in published_tags(plan.manifest)
 

@@ -161,6 +161,11 @@ class RunFolder:
             return None
 
     @property
+    def has_progress(self) -> bool:
+        """Whether there is anything to continue here: a checkpoint, or a live trainer."""
+        return self.last_checkpoint is not None or self.trainer is not None
+
+    @property
     def last_activity(self) -> float | None:
         """When the run last wrote its metrics or config: the current epoch started after it."""
         times = []

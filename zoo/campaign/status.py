@@ -25,8 +25,8 @@ TRAIN_IMAGES = {"cifar10": 50_000, "mnist": 60_000}  # full training splits, bef
 
 @dataclass(frozen=True)
 class StepStatus:
-    """One step: state is done, published (in the manifest, no run here), running, stopped (started,
-    no process), failed, waiting or blocked."""
+    """One step: state is done, published (in the manifest, no run here to
+    continue), running, stopped (started, no process), failed, waiting or blocked."""
 
     name: str
     model: str
@@ -95,7 +95,7 @@ def _step_status(
     common["published"] = f"{step.model}.{step.tag}" in published
     if run.finished:
         return StepStatus(state="done", epoch=run.epoch, epochs=run.epochs, top1=run.top1, **common)
-    if not run.started and common["published"]:
+    if not run.has_progress and common["published"]:
         return StepStatus(state="published", epochs=_planned_epochs(step), **common)
     if not run.started:
         epochs, failure = _planned_epochs(step), folder.failure(step.name)
