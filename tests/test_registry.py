@@ -54,7 +54,8 @@ def test_create_overrides_and_errors(zoo_manifest):  # an empty weights manifest
     assert any(isinstance(m, torch.nn.GELU) for m in model.modules())
     with pytest.raises(zoo.BadModelOptionError, match="does not accept option.*depth.*accepts"):
         zoo.create("resnet18", depth=3)
-    with pytest.raises(zoo.NoPublishedWeightsError, match="no published weights for 'resnet18'"):
+    how = r"no published weights for 'resnet18' yet \(0 of \d+ models .*`zoo train resnet18 --out RUN`"
+    with pytest.raises(zoo.NoPublishedWeightsError, match=how):
         zoo.create("resnet18", pretrained=True)
 
 

@@ -80,6 +80,16 @@ def weights_entry(model: str, tag: str) -> Entry | None:
     return load_manifest().get(model, {}).get(tag)
 
 
+def _none_published(model: str) -> str:
+    """The "no weights" error: how many models have them, and how to make these ones."""
+    have = sum(1 for name in registry().names() if load_manifest().get(name))
+    return (
+        f"no published weights for {model!r} yet ({have} of {len(registry().names())} models have "
+        f"them: `zoo list --pretrained`); train your own with `zoo train {model} --out RUN` "
+        f"(`zoo eval {model} --checkpoint RUN` then evaluates it)"
+    )
+
+
 def manifest_entry(model: str, tag: str | None = None) -> tuple[str, str, Entry]:
     """(model, tag, entry) for ``model``, ``model.tag`` or an explicit `tag` (default tag if none)."""
     base, tag_in_name = split_name(model)
@@ -87,9 +97,7 @@ def manifest_entry(model: str, tag: str | None = None) -> tuple[str, str, Entry]
     tag = tag or tag_in_name
     published = load_manifest().get(base, {})
     if not published:
-        raise NoPublishedWeightsError(
-            f"no published weights for {base!r}; `zoo list --pretrained` shows the models that have them"
-        )
+        raise NoPublishedWeightsError(_none_published(base))
     tags = list(published)
     tag = tag or tags[0]
     entry = published.get(tag)
