@@ -7,6 +7,7 @@ branches) skip until those are merged.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -178,6 +179,31 @@ def test_a_published_step_without_its_run_is_skipped_not_trained_again(env, shar
     assert "lenet: skipped: lenet5.campaign-test is published already" in folder.log.read_text()
 
 
+def test_a_waiting_step_is_estimated_from_zoo_bench_until_the_campaign_measures_it(
+    env, shared_data, tmp_path
+):
+    import torch
+
+    from zoo.bench import CSV_COLUMNS, csv_name, default_out_dir
+
+    plan = campaign.load_plan(write_plan(tmp_path, shared_data))
+    env(tmp_path / "runs")
+    mlp = campaign.status(plan).steps[0]
+    assert (mlp.state, mlp.seconds_left) == ("waiting", None) and "not measured" in mlp.note
+    results = default_out_dir() / csv_name(torch.device("cpu"))
+    results.parent.mkdir(parents=True)
+    rows = [{"model": "mlp5", "mode": "train", "img_per_s": speed} for speed in ("64", "not a number", "128")]
+    rows.append({"model": "lenet5", "mode": "eval", "img_per_s": "999"})
+    with results.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    mlp, lenet = campaign.status(plan).steps
+    assert mlp.seconds_left == pytest.approx(256 / 128)  # 1 epoch of 256 images at the newest figure
+    assert mlp.note == "estimate at 128 img/s (`zoo bench` here)"
+    assert lenet.seconds_left is None  # only an eval figure recorded: no training speed
+
+
 def test_run_starts_in_the_background_and_refuses_a_second_run(finished, env, cli, tmp_path):
     done = finished[0].copy(tmp_path)
     env(done.runs)
@@ -308,8 +334,9 @@ def test_the_release_plan_continues_the_resnet18_run_in_flight():
     assert (first.name, first.model, first.recipe) == ("resnet18-e20", "resnet18", "onecycle-bn")
     assert first.options == {"batch_size": 256, "lr": 0.2, "epochs": 20, "eval_every": 2}
     assert [s.model for s in plan.steps] == [
-        "resnet18", "resnet34", "resnext29_2x64d", "resnext29_8x64d", "geresnext29_8x64d", "wrn16_8",
-        "wrn28_10", "resnext29_2x32d", "resnext29_32x4d", "densenet100_bc", "densenet121", "resnet50",
+        "resnet18", "resnet34", "resnext29_2x64d", "resnext29_8x64d", "geresnext29_8x64d",
+        "resnext29_2x32d",  # ahead of the wrn pair: the cheapest model left on an fp32-only CPU
+        "wrn16_8", "wrn28_10", "resnext29_32x4d", "densenet100_bc", "densenet121", "resnet50",
     ]  # fmt: skip
     grown = {s.model: plan.source_step(s).model for s in plan.steps if s.grow_from}
     assert grown == {

@@ -342,6 +342,31 @@ def default_out_dir() -> Path:
     return zoo_cache_dir() / "bench"
 
 
+def recorded_train_speed(model: str, device: torch.device) -> float | None:
+    """The newest training img/s `zoo bench` recorded for `model` on `device` (this machine and torch
+    build's CSV in the default out dir), or None when it has none."""
+    try:
+        with (default_out_dir() / csv_name(device)).open(newline="", encoding="utf-8") as results:
+            rows = list(csv.DictReader(results))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+    speeds = [
+        _positive(row.get("img_per_s"))
+        for row in rows
+        if (row.get("model"), row.get("mode")) == (model, "train")
+    ]
+    speeds = [speed for speed in speeds if speed]
+    return speeds[-1] if speeds else None
+
+
+def _positive(text: str | None) -> float | None:
+    try:
+        value = float(text or "")
+    except ValueError:
+        return None
+    return value if value > 0 and math.isfinite(value) else None
+
+
 SPREAD_LIMIT = 20.0  # % between the slowest and fastest repeat above which a figure is suspect
 
 

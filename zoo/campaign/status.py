@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .._builder import model_info
+from .._device import resolve_device
+from ..bench import recorded_train_speed
 from ..train.options import parse_duration
 from ..train.recipes import default_recipe_name, get_recipe
 from .lock import owner
@@ -131,10 +133,12 @@ def _estimate(step: Step, speed: float | None) -> tuple[float | None, str]:
     """A waiting step's duration, and where the figure comes from."""
     if "time_budget" in step.options:
         return parse_duration(step.options["time_budget"]), "its time budget"
-    epochs = _planned_epochs(step)
+    epochs, source = _planned_epochs(step), ""
+    if not speed:
+        speed, source = recorded_train_speed(step.model, resolve_device("auto")), " (`zoo bench` here)"
     if not speed or not epochs:
-        return None, "speed not measured yet"
-    return epochs * _epoch_images(step) / speed, f"estimate at {speed:.0f} img/s"
+        return None, "speed not measured yet (`zoo bench MODEL` measures it)"
+    return epochs * _epoch_images(step) / speed, f"estimate at {speed:.0f} img/s{source}"
 
 
 def _time_left(run: RunFolder, speed: float | None, *, running: bool) -> float | None:
