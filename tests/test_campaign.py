@@ -154,7 +154,7 @@ def test_status_says_done_with_top1(finished, env, cli):
     assert code == 0 and "lenet" in out and "done" in out and "campaign process: none" in out
 
 
-def test_a_published_step_without_its_run_is_skipped_not_trained_again(env, shared_data, tmp_path):
+def test_a_published_step_without_its_run_is_skipped_not_trained_again(env, shared_data, tmp_path, cli):
     """A new machine with an empty campaign dir: what the manifest lists is not retrained, and a
     step that grows from it grows from the published weights."""
     grown = "[[run]]\nname = 'bigger'\nmodel = 'lenet5'\ntag = 'bigger'\ngrow_from = 'lenet'\n"
@@ -164,6 +164,8 @@ def test_a_published_step_without_its_run_is_skipped_not_trained_again(env, shar
     env(tmp_path / "runs")
     folder = campaign.CampaignDir(tmp_path / "runs")
     assert [s.state for s in campaign.status(plan).steps] == ["published", "published", "waiting"]
+    code, out, _ = cli("campaign", "status", "--plan", tmp_path / "campaign.toml")
+    assert code == 0 and re.search(r"\bmlp +published +-/1 .* - *$", out, re.MULTILINE), out
     assert runner.next_step(plan, folder).name == "bigger"
     assert runner.blocked(plan, plan.step("bigger"), folder) is None
     assert runner.growth_origin(plan, plan.step("bigger"), folder) == "lenet5.campaign-test"

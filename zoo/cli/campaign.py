@@ -72,7 +72,7 @@ def _clock(when: float | None) -> str:
 def _time_left(step) -> str:
     from ..campaign.status import duration
 
-    if step.state == "done":
+    if step.state in ("done", "published"):
         return "-"
     if step.state == "waiting":
         return f"~{duration(step.seconds_left)}" if step.seconds_left is not None else "unknown"
