@@ -14,6 +14,8 @@ published are those of the stored weights, and the trials are printed. The entry
 top-1 of the seeded sample of test images `zoo eval --limit N` takes (`rehearsal`: 1,000, fewer for a large
 model, zoo_release.job.rehearsal_images): the suite's quick release rehearsal reproduces it, while
 the whole test set is checked in the slow lane (the largest models: `pytest -m whole_test_set`).
+What the run changed of its named recipe (its config.json against the registered recipe, epochs
+aside) is recorded as `recipe_changes` and shown on the model card.
 --grown-from MODEL.TAG records the weights a grown model started from (`zoo grow`; default: what
 the checkpoint's metadata says).
 """
@@ -30,8 +32,10 @@ from safetensors.torch import save_file
 from zoo_release.job import cast, choose_dtype, measure, measure_options
 
 from zoo import hub, model_info
+from zoo._recipe import recipe_changes
 from zoo.checkpoint import load_model, resolve_model_file
 from zoo.data import load_dataset
+from zoo.train.recipes import get_recipe
 
 RELEASES = Path(__file__).resolve().parents[1] / "releases"
 HALF_MIN_PARAMS = 5_000_000
@@ -67,6 +71,9 @@ def main() -> None:
     }
     if args.grown_from:
         metrics["grown_from"] = args.grown_from
+    changes = changes_from_recipe(source)
+    if changes:
+        metrics["recipe_changes"] = changes
     folder = args.releases / hub.repo_dir_name(args.repo_id)
     with tempfile.TemporaryDirectory() as tmp:
         if dtype != torch.float32:  # export keeps the dtype the file holds
@@ -75,6 +82,16 @@ def main() -> None:
             save_file({k: v.contiguous() for k, v in state.items()}, str(source), metadata=metadata)
         result = hub.export(f"{args.model}.{args.tag}", source, folder, args.repo_id, metrics=metrics)
     print(json.dumps({"folder": str(folder), "dtype_trials": trials, "entry": result.entry}, indent=2))
+
+
+def changes_from_recipe(model_file: Path) -> dict:
+    """What the run behind `model_file` (RUN/checkpoint/ or RUN/best/) changed of its named recipe,
+    read from RUN/config.json; {} for a model file outside a run."""
+    for folder in (model_file.parent, model_file.parent.parent):
+        if (folder / "config.json").is_file():
+            used = json.loads((folder / "config.json").read_text()).get("config", {}).get("recipe") or {}
+            return recipe_changes(used, get_recipe(used["name"])) if "name" in used else {}
+    return {}
 
 
 if __name__ == "__main__":

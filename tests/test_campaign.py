@@ -271,6 +271,7 @@ def test_a_failing_step_stops_the_campaign_and_leaves_every_run_as_it_was(finish
 def test_publish_exports_finished_runs_and_refuses_unfinished_ones(finished, env, cli, tmp_path):
     done = finished[0].copy(tmp_path)
     env(done.runs)
+    lenet_result = (done.runs / "lenet" / "result.json").read_bytes()
     (done.runs / "lenet" / "result.json").unlink()
     manifest, readme, releases = tmp_path / "manifest.json", tmp_path / "README.md", tmp_path / "releases"
     shutil.copy(REPO / "weights_manifest.json", manifest)
@@ -285,6 +286,7 @@ def test_publish_exports_finished_runs_and_refuses_unfinished_ones(finished, env
     assert re.search(r"float32: top-1 [\d.]+ % of 10,000 images \(\d+ s\)", err)  # shown as it ran
     entry = json.loads(manifest.read_text())["models"]["mlp5"]["campaign-test"]
     assert entry["dtype"] == "float32"  # under 5M parameters: --half keeps float32
+    assert "recipe_changes" not in entry  # the step set epochs only: its recipe as registered
     assert entry["epochs"] == 1 and "min of training" in entry["device"]
     assert (releases / "mlp5-campaign-test" / "model.safetensors").is_file()
     assert "`campaign-test`: " in readme.read_text()
@@ -293,6 +295,11 @@ def test_publish_exports_finished_runs_and_refuses_unfinished_ones(finished, env
     assert code == 2 and "published already" in one_error(err)
     code, out, _ = cli("campaign", "status", "--plan", done.plan, "--manifest", manifest, "--json")
     assert json.loads(out)["steps"][0]["published"] is True
+    (done.runs / "lenet" / "result.json").write_bytes(lenet_result)
+    code, _, err = cli("campaign", "publish", "lenet", *where)
+    assert code == 0, err
+    entry = json.loads(manifest.read_text())["models"]["lenet5"]["campaign-test"]
+    assert entry["recipe"] == "seed200" and entry["recipe_changes"] == {"batch_size": 64}
 
 
 ONE_STEP = "[defaults]\ntag = 'x'\n[[run]]\nmodel = 'lenet5'\n"

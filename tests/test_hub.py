@@ -102,6 +102,23 @@ def test_config_and_model_card_describe_the_weights(published, hub_server):
     assert 'zoo.create("lenet5.e3", pretrained=True)' in card.text and "test recipe" in card.text
 
 
+def test_what_a_run_changed_of_its_recipe_is_in_the_entry_and_the_card(hub_server, zoo_manifest, tmp_path):
+    from huggingface_hub import ModelCard
+
+    from zoo._recipe import recipe_changes
+    from zoo.train.recipes import get_recipe
+
+    used = {**get_recipe("seed200").to_dict(), "lr": 0.2, "batch_size": 256, "epochs": 7}
+    changes = recipe_changes(used, get_recipe("seed200"))
+    assert changes == {"batch_size": 256, "lr": 0.2}  # epochs aside: the entry states them on their own
+    path, _ = _checkpoint(tmp_path, seed=1)
+    result = hub.push("lenet5", path, REPO, tag="e3", metrics={**METRICS, "recipe_changes": changes})
+    assert weights_entry("lenet5", "e3")["recipe_changes"] == {"batch_size": 256, "lr": 0.2}
+    files = hub_server.store.repos[REPO].commits[result.revision].files
+    card = ModelCard(hub_server.store.read(files["README.md"]).decode())
+    assert "changed: batch_size 256, lr 0.2" in card.text
+
+
 def test_second_push_makes_a_new_revision_and_the_old_one_still_loads(published, tmp_path, batch):
     first, first_model = published
     path, second_model = _checkpoint(tmp_path, seed=2)
@@ -381,6 +398,10 @@ VALID_ENTRY = {
         ({"metrics": {"top1": "high"}}, "'metrics.top1' must be a number"),
         ({"metrics": {"top1": 1.0, "top5": 2.0}}, "'metrics.top5' must be one of the known metrics"),
         ({"epochs": -1}, "'epochs' must be a non-negative int"),
+        (
+            {"recipe_changes": {"lr": [0.1, 0.2]}},
+            "'recipe_changes' must be an object of the hyper-parameters",
+        ),
         ({"reipe": "typo"}, "'reipe' is not in the schema"),
         ({"params": True}, "'params' must be a positive int"),
     ],

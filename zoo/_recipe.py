@@ -105,6 +105,18 @@ HYPER_PARAMETERS = tuple(f.name for f in fields(Recipe) if f.name not in DESCRIP
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
+def recipe_changes(used: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
+    """The hyper-parameters of `used` (a run's recipe as its config.json records it) that differ from
+    `recipe`'s: what a release says it changed of its named recipe. Epochs aside: a release states
+    them on their own (the best epoch, or a time budget's fit)."""
+    defaults = recipe.to_dict()
+    return {
+        key: used[key]
+        for key in HYPER_PARAMETERS
+        if key != "epochs" and key in used and used[key] != defaults[key]
+    }
+
+
 def _choice(error: type[ZooError], what: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise error(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")

@@ -13,6 +13,7 @@ docs/weights_manifest.md is the reference::
             "metrics": {"top1": 76.3, "top1_tta": 77.0, "loss": 0.71, "exact_top1": 77.1},
             "recipe": "...", "epochs": 200, "device": "NVIDIA H100", "date": "2025-06-01",
             "zoo_version": "0.1.0", "grown_from": "resnet18.cifar10-jpeg",
+            "recipe_changes": {"batch_size": 256, "lr": 0.05},
             "rehearsal": {"images": 1000, "top1": 78.1}
           }
         }
@@ -113,6 +114,18 @@ _ENTRY_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
         ),
         "{'images': N, 'top1': %} measured at export on the seeded random N test images "
         "`zoo eval --limit N` takes (the quick release rehearsal), or null",
+    ),
+    "recipe_changes": (
+        False,
+        _optional(
+            lambda v: (
+                isinstance(v, dict)
+                and all(
+                    isinstance(k, str) and (v[k] is None or isinstance(v[k], (str, int, float))) for k in v
+                )
+            )
+        ),
+        "an object of the hyper-parameters set differently from the named recipe ({'lr': 0.2, ...}), or null",
     ),
     "grown_from": (
         False,

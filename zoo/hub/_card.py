@@ -88,6 +88,9 @@ def build_model_card(spec: ModelSpec, entry: dict[str, Any], tag: str) -> str:
     dataset = DATASET_NAMES[entry["dataset"]]
     device = entry.get("device") or "an unrecorded device"
     recipe = entry.get("recipe") or "not recorded"
+    if entry.get("recipe_changes"):
+        changed = ", ".join(f"{key} {value}" for key, value in entry["recipe_changes"].items())
+        recipe = f"{recipe}, changed: {changed}"
     epochs = entry.get("epochs")
     body = f"""
 # {name}

@@ -22,7 +22,9 @@ from ._card import build_config, build_model_card
 
 # Files a push owns in the repo: older ones (a shard count that changed) are deleted by the next push.
 _WEIGHTS_FILE = re.compile(r"^model(-\d{5}-of-\d{5})?\.safetensors(\.index\.json)?$")
-_PROVENANCE = ("dataset", "recipe", "epochs", "device", "grown_from", "rehearsal")
+_PROVENANCE = ("dataset", "recipe", "recipe_changes", "epochs", "device", "grown_from", "rehearsal")
+
+_OPTIONAL_PROVENANCE = ("recipe_changes", "grown_from", "rehearsal")  # in the entry only when given
 
 
 class PushError(HubError):
@@ -122,7 +124,7 @@ def build_entry(
         )
     recipe = provenance("recipe")
     epochs = provenance("epochs", "epoch")
-    extra = {key: provenance(key) for key in ("grown_from", "rehearsal") if provenance(key) is not None}
+    extra = {key: provenance(key) for key in _OPTIONAL_PROVENANCE if provenance(key) is not None}
     return {
         "repo_id": repo_id,
         "revision": "0" * 40,  # replaced by the commit
