@@ -102,7 +102,9 @@ def test_config_and_model_card_describe_the_weights(published, hub_server):
     assert 'zoo.create("lenet5.e3", pretrained=True)' in card.text and "test recipe" in card.text
 
 
-def test_what_a_run_changed_of_its_recipe_is_in_the_entry_and_the_card(hub_server, zoo_manifest, tmp_path):
+def test_what_a_run_changed_of_its_recipe_is_in_the_entry_and_the_card(
+    hub_server, zoo_manifest, tmp_path, cli
+):
     from huggingface_hub import ModelCard
 
     from zoo._recipe import recipe_changes
@@ -117,6 +119,8 @@ def test_what_a_run_changed_of_its_recipe_is_in_the_entry_and_the_card(hub_serve
     files = hub_server.store.repos[REPO].commits[result.revision].files
     card = ModelCard(hub_server.store.read(files["README.md"]).decode())
     assert "changed: batch_size 256, lr 0.2" in card.text
+    code, out, _ = cli("info", "lenet5")
+    assert code == 0 and re.search(r"weights recipe +│ test recipe \(--batch-size 256, --lr 0\.2\)", out), out
 
 
 def test_second_push_makes_a_new_revision_and_the_old_one_still_loads(published, tmp_path, batch):

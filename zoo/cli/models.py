@@ -139,6 +139,11 @@ def _weights_details(name: str) -> dict[str, str]:
         "from": source_of(entry),
     }
     fields.update({k: str(entry.get(k) if entry.get(k) is not None else "-") for k in _PROVENANCE})
+    if entry.get("recipe_changes"):  # what the run set differently, so the line says how to reproduce it
+        changed = ", ".join(
+            f"--{key.replace('_', '-')} {value}" for key, value in entry["recipe_changes"].items()
+        )
+        fields["recipe"] += f" ({changed})"
     return fields
 
 
