@@ -16,6 +16,8 @@ model, zoo_release.job.rehearsal_images): the suite's quick release rehearsal re
 the whole test set is checked in the slow lane (the largest models: `pytest -m whole_test_set`).
 What the run changed of its named recipe (its config.json against the registered recipe, epochs
 aside) is recorded as `recipe_changes` and shown on the model card.
+--replace exports a new version of a tag already exported: its folder and manifest entry are
+replaced once the new one is whole (git history keeps the old files).
 --grown-from MODEL.TAG records the weights a grown model started from (`zoo grow`; default: what
 the checkpoint's metadata says).
 """
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -55,7 +59,15 @@ def main() -> None:
     parser.add_argument(
         "--releases", type=Path, default=RELEASES, help="folder of release folders (default: releases/)"
     )
+    parser.add_argument(
+        "--replace", action="store_true", help="a new version of a tag already exported: replaces its folder"
+    )
     args = parser.parse_args()
+    folder = args.releases / hub.repo_dir_name(args.repo_id)
+    if folder.exists() and any(folder.iterdir()) and not args.replace:  # said before minutes of evaluation
+        sys.exit(
+            f"export_release: {folder} holds a release already; --replace makes these weights its new version"
+        )
 
     source = resolve_model_file(args.checkpoint)
     model, metadata = load_model(source)
@@ -74,13 +86,16 @@ def main() -> None:
     changes = changes_from_recipe(source)
     if changes:
         metrics["recipe_changes"] = changes
-    folder = args.releases / hub.repo_dir_name(args.repo_id)
+    new = folder.with_name(folder.name + ".new")  # the old release stays whole until this one is
+    shutil.rmtree(new, ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp:
         if dtype != torch.float32:  # export keeps the dtype the file holds
             state = cast(model.state_dict(), dtype)  # model holds the chosen, rounded weights
             source = Path(tmp) / "model.safetensors"
             save_file({k: v.contiguous() for k, v in state.items()}, str(source), metadata=metadata)
-        result = hub.export(f"{args.model}.{args.tag}", source, folder, args.repo_id, metrics=metrics)
+        result = hub.export(f"{args.model}.{args.tag}", source, new, args.repo_id, metrics=metrics)
+    shutil.rmtree(folder, ignore_errors=True)
+    new.rename(folder)
     print(json.dumps({"folder": str(folder), "dtype_trials": trials, "entry": result.entry}, indent=2))
 
 
