@@ -88,14 +88,17 @@ def main() -> None:
         metrics["recipe_changes"] = changes
     new = folder.with_name(folder.name + ".new")  # the old release stays whole until this one is
     shutil.rmtree(new, ignore_errors=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        if dtype != torch.float32:  # export keeps the dtype the file holds
-            state = cast(model.state_dict(), dtype)  # model holds the chosen, rounded weights
-            source = Path(tmp) / "model.safetensors"
-            save_file({k: v.contiguous() for k, v in state.items()}, str(source), metadata=metadata)
-        result = hub.export(f"{args.model}.{args.tag}", source, new, args.repo_id, metrics=metrics)
-    shutil.rmtree(folder, ignore_errors=True)
-    new.rename(folder)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            if dtype != torch.float32:  # export keeps the dtype the file holds
+                state = cast(model.state_dict(), dtype)  # model holds the chosen, rounded weights
+                source = Path(tmp) / "model.safetensors"
+                save_file({k: v.contiguous() for k, v in state.items()}, str(source), metadata=metadata)
+            result = hub.export(f"{args.model}.{args.tag}", source, new, args.repo_id, metrics=metrics)
+        shutil.rmtree(folder, ignore_errors=True)
+        new.rename(folder)
+    finally:  # half a release left beside the releases would be committed with them
+        shutil.rmtree(new, ignore_errors=True)
     print(json.dumps({"folder": str(folder), "dtype_trials": trials, "entry": result.entry}, indent=2))
 
 

@@ -302,6 +302,37 @@ def test_publish_exports_finished_runs_and_refuses_unfinished_ones(finished, env
     assert entry["recipe"] == "seed200" and entry["recipe_changes"] == {"batch_size": 64}
 
 
+def test_export_refuses_a_folder_holding_a_release_before_evaluating_and_replace_swaps_it(
+    finished, env, tmp_path, shared_data
+):
+    done = finished[0]
+    env(done.runs)
+    releases, manifest = tmp_path / "releases", tmp_path / "manifest.json"
+    old = releases / "mlp5-mnist"
+    old.mkdir(parents=True)
+    (old / "stale.bin").write_text("an older version")
+    shutil.copy(REPO / "weights_manifest.json", manifest)
+    export = [
+        sys.executable, REPO / "scripts" / "export_release.py", "mlp5", done.runs / "mlp" / "checkpoint",
+        "--repo-id", "cifar-zoo/mlp5-mnist", "--tag", "mnist", "--data-dir", shared_data,
+        "--trained-on", "test", "--releases", releases,
+    ]  # fmt: skip
+    environ = {**os.environ, "ZOO_MANIFEST": str(manifest)}
+    refused = subprocess.run(list(map(str, export)), env=environ, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and "float32: top-1" not in refused.stderr  # before any evaluation
+    assert refused.stderr.strip() == (
+        f"export_release: {old} holds a release already; --replace makes these weights its new version"
+    )
+    replaced = subprocess.run(
+        [*map(str, export), "--replace"], env=environ, capture_output=True, text=True, timeout=300
+    )
+    assert replaced.returncode == 0, replaced.stderr
+    assert sorted(p.name for p in old.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert sorted(p.name for p in releases.iterdir()) == ["mlp5-mnist"]  # no half-made folder beside it
+    entry = json.loads(manifest.read_text())["models"]["mlp5"]["mnist"]
+    assert entry["device"] == "test" and entry["revision"] is None
+
+
 ONE_STEP = "[defaults]\ntag = 'x'\n[[run]]\nmodel = 'lenet5'\n"
 
 
