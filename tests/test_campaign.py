@@ -204,6 +204,12 @@ def test_a_waiting_step_is_estimated_from_zoo_bench_until_the_campaign_measures_
     assert mlp.seconds_left == pytest.approx(256 / 128)  # 1 epoch of 256 images at the newest figure
     assert mlp.note == "estimate at 128 img/s (`zoo bench` here)"
     assert lenet.seconds_left is None  # only an eval figure recorded: no training speed
+    started = tmp_path / "runs" / "mlp"  # stopped before its first epoch ended: no speed of its own
+    started.mkdir(parents=True)
+    record = {"config": {"model": "mlp5", "recipe": {"epochs": 3}}, "dataset": {"train": 512}}
+    (started / "config.json").write_text(json.dumps(record))
+    mlp = campaign.status(plan).steps[0]
+    assert mlp.state == "stopped" and mlp.seconds_left == pytest.approx(3 * 512 / 128)
 
 
 def test_run_starts_in_the_background_and_refuses_a_second_run(finished, env, cli, tmp_path):

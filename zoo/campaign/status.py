@@ -108,7 +108,7 @@ def _step_status(
     trainer, failure = run.trainer, folder.failure(step.name)
     state = "running" if trainer else "failed" if failure else "stopped"
     note = f"trained by pid {trainer['pid']}" if trainer else failure or "`zoo campaign run` resumes it"
-    left = _time_left(run, speed, running=bool(trainer))
+    left = _time_left(run, speed or _bench_speed(step.model), running=bool(trainer))
     return StepStatus(
         state=state, epoch=run.epoch, epochs=run.epochs, img_per_s=run.img_per_s or None,
         last_checkpoint=run.last_checkpoint, seconds_left=left, note=note, **common,
@@ -135,10 +135,15 @@ def _estimate(step: Step, speed: float | None) -> tuple[float | None, str]:
         return parse_duration(step.options["time_budget"]), "its time budget"
     epochs, source = _planned_epochs(step), ""
     if not speed:
-        speed, source = recorded_train_speed(step.model, resolve_device("auto")), " (`zoo bench` here)"
+        speed, source = _bench_speed(step.model), " (`zoo bench` here)"
     if not speed or not epochs:
         return None, "speed not measured yet (`zoo bench MODEL` measures it)"
     return epochs * _epoch_images(step) / speed, f"estimate at {speed:.0f} img/s{source}"
+
+
+def _bench_speed(model: str) -> float | None:
+    """`zoo bench`'s newest training img/s of `model` on the device `zoo train` picks here."""
+    return recorded_train_speed(model, resolve_device("auto"))
 
 
 def _time_left(run: RunFolder, speed: float | None, *, running: bool) -> float | None:
