@@ -236,6 +236,32 @@ def test_run_starts_in_the_background_and_refuses_a_second_run(finished, env, cl
     assert report.process is None and report.steps[1].state == "failed"
 
 
+def test_stop_ends_the_background_campaign_with_its_step_saved_and_run_resumes_it(
+    shared_data, env, cli, tmp_path
+):
+    extra = "[[run]]\nname = 'long'\nmodel = 'lenet5'\n"
+    extra += "options = { epochs = 500, limit_train = 640, limit_test = 64, batch_size = 64 }\n"
+    plan = write_plan(tmp_path, shared_data, extra, two_steps=False)
+    runs = tmp_path / "runs"
+    env(runs)
+    assert cli("campaign", "stop")[:2] == (0, "no campaign process is running\n")
+    code, out, _ = cli("campaign", "run", "--plan", plan)
+    assert code == 0, out
+    pid = int(out.split("(pid ")[1].split(",")[0])
+    _wait_for(lambda: (runs / "long" / "metrics.jsonl").is_file())  # training, past its first epoch
+    code, out, err = cli("campaign", "stop", "--timeout", "120")
+    assert code == 0, err
+    assert out.startswith(f"campaign pid {pid} stopped, its step saved; `zoo campaign run` resumes it")
+    assert _exited(pid)
+    report = campaign.status(campaign.load_plan(plan))
+    assert report.process is None and report.steps[0].state == "stopped"
+    assert (runs / "long" / "checkpoint" / "training_state.json").is_file()
+    assert "campaign stopped (interrupted)" in (runs / "campaign.log").read_text()
+    assert "resumes it after epoch" in campaign.runner.describe(
+        campaign.load_plan(plan), campaign.load_plan(plan).steps[0], campaign.CampaignDir(runs)
+    )
+
+
 def test_a_run_already_training_a_step_is_waited_for_not_restarted(shared_data, env, tmp_path):
     extra = "[[run]]\nname = 'quick'\nmodel = 'lenet5'\ntag = 'quick'\n"
     extra += "options = { epochs = 1, limit_train = 128, limit_test = 128 }\n"

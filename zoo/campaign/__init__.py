@@ -4,6 +4,7 @@
     >>> plan = campaign.load_plan("campaign.toml")
     >>> campaign.start(plan)                  # detached, niced; `run_foreground(plan)` in this process
     >>> campaign.status(plan).steps           # done / running / stopped / failed / waiting / blocked
+    >>> campaign.stop()                       # SIGTERM: the step saves where it stands; `start` resumes
     >>> campaign.publish(plan)                # finished runs -> releases/, manifest, README table
 
 The plan (campaign.toml, see `zoo.campaign.plan`) lists the steps in order; their runs live in
@@ -17,6 +18,7 @@ from .publish import PUSH_LIMIT_BYTES, Published, PublishError, publish
 from .runner import CampaignStopped, Started, run_foreground, start
 from .runs import CampaignDir, RunFolder, campaign_dir
 from .status import CampaignStatus, StepStatus, status
+from .stop import Stopped, stop
 
 __all__ = [
     "PLAN_NAME",
@@ -33,10 +35,12 @@ __all__ = [
     "Started",
     "Step",
     "StepStatus",
+    "Stopped",
     "campaign_dir",
     "load_plan",
     "publish",
     "run_foreground",
     "start",
     "status",
+    "stop",
 ]

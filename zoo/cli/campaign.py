@@ -69,6 +69,28 @@ def _clock(when: float | None) -> str:
     return time.strftime(fmt, time.localtime(when))
 
 
+@campaign_app.command("stop")
+def stop_command(
+    timeout: float = typer.Option(300.0, "--timeout", min=0, help="Seconds to wait for it to end."),
+) -> None:
+    """Stop the background campaign: its step saves a checkpoint where it stands; `run` resumes it."""
+    from ..campaign import stop
+
+    stopped = stop(timeout_s=timeout)
+    if stopped is None:
+        typer.echo("no campaign process is running")
+        return
+    if not stopped.ended:
+        typer.echo(
+            f"zoo: error: campaign pid {stopped.pid} is still saving after {timeout:g} s; see {stopped.log}",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(
+        f"campaign pid {stopped.pid} stopped, its step saved; `zoo campaign run` resumes it ({stopped.log})"
+    )
+
+
 def _time_left(step) -> str:
     from ..campaign.status import duration
 
