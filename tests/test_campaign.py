@@ -241,6 +241,7 @@ def test_stop_ends_the_background_campaign_with_its_step_saved_and_run_resumes_i
 ):
     extra = "[[run]]\nname = 'long'\nmodel = 'lenet5'\n"
     extra += "options = { epochs = 500, limit_train = 640, limit_test = 64, batch_size = 64 }\n"
+    extra += "checkpoint_every = '1h'\n"  # never due by time: what is saved at the stop is SIGTERM's doing
     plan = write_plan(tmp_path, shared_data, extra, two_steps=False)
     runs = tmp_path / "runs"
     env(runs)
@@ -257,6 +258,8 @@ def test_stop_ends_the_background_campaign_with_its_step_saved_and_run_resumes_i
     assert report.process is None and report.steps[0].state == "stopped"
     assert (runs / "long" / "checkpoint" / "training_state.json").is_file()
     assert "campaign stopped (interrupted)" in (runs / "campaign.log").read_text()
+    step_log = (runs / "long.log").read_text()
+    assert "interrupted: " in step_log and re.search(r"continues at epoch \d+, step \d+", step_log), step_log
     assert "resumes it after epoch" in campaign.runner.describe(
         campaign.load_plan(plan), campaign.load_plan(plan).steps[0], campaign.CampaignDir(runs)
     )

@@ -30,6 +30,7 @@ from zoo.train import train
 
 marker, park_at, out, data_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 run = json.loads(sys.argv[5])
+park_s = float(sys.argv[6]) if len(sys.argv) > 6 else 600.0
 real_create = init_from.create
 
 def create(*args, **kwargs):
@@ -41,7 +42,7 @@ def create(*args, **kwargs):
             calls[0] += 1
             if calls[0] == park_at:
                 open(marker, "w").close()
-                time.sleep(600)
+                time.sleep(park_s)
 
     model.register_forward_pre_hook(park)
     return model
@@ -79,6 +80,37 @@ def _sigkill_at(park_at: int, out: Path, data_dir: Path, run: dict, marker: Path
         child.kill()
         child.wait()
     assert child.returncode == -signal.SIGKILL
+
+
+def _sigterm_at(park_at: int, out: Path, data_dir: Path, run: dict, marker: Path) -> str:
+    """Train in a child process, SIGTERM it while it pauses (1 s) in training step `park_at`; its stderr."""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(marker),
+            str(park_at),
+            str(out),
+            str(data_dir),
+            json.dumps(run),
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read()
+            time.sleep(0.01)
+        os.kill(child.pid, signal.SIGTERM)
+        _, err = child.communicate(timeout=120)  # a hang guard
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == 1, err  # TrainingInterrupted, raised out of train()
+    return err
 
 
 def _safetensors_parts(path: Path) -> tuple[dict, bytes]:
@@ -143,6 +175,32 @@ def test_resume_mid_epoch_after_sigkill_matches_uninterrupted_run(tiny_cifar, tm
     _assert_same_final_files(killed, tmp_path / "reference")
     assert _checkpoint_state(killed)["loss_curve"] == _checkpoint_state(tmp_path / "reference")["loss_curve"]
     assert json.loads((killed / "config.json").read_text())["config"]["checkpoint_every"] == "3600s"
+
+
+def test_sigterm_checkpoints_at_the_next_step_and_the_resumed_run_matches_an_uninterrupted_one(
+    tiny_cifar, tmp_path
+):
+    from zoo.train import train
+
+    stopped = tmp_path / "stopped"
+    run = {**RUN, "checkpoint_every": "1h"}  # never due by time: the checkpoint is SIGTERM's
+    err = _sigterm_at(14, stopped, tiny_cifar, run, tmp_path / "parked")  # in epoch 2, batch 6 of 8
+    state = _checkpoint_state(stopped)
+    assert (state["epoch"], state["global_step"]) == (1, 14)  # the step it was in, finished and saved
+    assert state["partial_epoch"]["batches_done"] == 6
+    assert "TrainingInterrupted: interrupted: " in err and "continues at epoch 2, step 15" in err
+
+    resumed = train("lenet5", out=stopped, data_dir=tiny_cifar, resume=True)
+    reference = train("lenet5", out=tmp_path / "reference", data_dir=tiny_cifar, **run)
+    assert _without_timing(resumed.history) == _without_timing(reference.history)
+    _assert_same_final_files(stopped, tmp_path / "reference")
+
+
+def test_sigterm_without_mid_epoch_checkpoints_stops_at_once_keeping_the_last_epoch(tiny_cifar, tmp_path):
+    stopped = tmp_path / "stopped"
+    err = _sigterm_at(14, stopped, tiny_cifar, RUN, tmp_path / "parked")
+    assert _checkpoint_epoch(stopped) == 1 and _checkpoint_state(stopped).get("partial_epoch") is None
+    assert "TrainingInterrupted: interrupted: " in err and "continues at epoch 2" in err
 
 
 @pytest.mark.parametrize(

@@ -295,7 +295,10 @@ class _Step:
                 try:
                     child.wait(timeout=2)
                 except subprocess.TimeoutExpired:
-                    child.send_signal(signal.SIGINT)  # `zoo train` then says what it saved, in the log
+                    # `zoo train` then checkpoints at its next step, stops and says so in the log (SIGINT
+                    # would lose the steps since its last checkpoint, and is ignored by a process a shell
+                    # started in the background)
+                    child.send_signal(signal.SIGTERM)
                     child.wait()
                 relay.join(timeout=5)
                 with only_warned():

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -138,11 +141,13 @@ class MidEpochCheckpoints:
 
     Step intervals count global steps, so every rank (and a resumed run) stops at the same steps. A
     time interval is judged at the steps where the loop looks at the loss anyway; under DDP the ranks
-    agree through the collective of that look.
+    agree through the collective of that look. Inside `sigterm_stops`, SIGTERM makes the next such step
+    checkpoint and the run stop there (`stop_if_asked`), instead of dying between checkpoints.
     """
 
     def __init__(self, every: CheckpointEvery, save: Callable[[EpochTally], None]) -> None:
         self.every, self.save = every, save
+        self.stop_asked = False
         self.restart()
 
     def restart(self) -> None:
@@ -152,8 +157,39 @@ class MidEpochCheckpoints:
     def due_by_steps(self, global_step: int) -> bool:
         return self.every.steps is not None and global_step % self.every.steps == 0
 
-    def due_by_time(self) -> bool:
+    def due_now(self) -> bool:
+        """Whether a checkpoint is due at this step: its time interval is up, or a stop was asked."""
+        if self.stop_asked:
+            return True
         return self.every.seconds is not None and time.monotonic() - self.since >= self.every.seconds
+
+    def stop_if_asked(self) -> None:
+        """After a checkpoint: end the run the way Ctrl-C does (what was saved, how to resume) if
+        SIGTERM asked for it."""
+        if self.stop_asked:
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_stops(checkpoints: MidEpochCheckpoints | None, *, enabled: bool = True) -> Iterator[None]:
+    """While inside, SIGTERM (a working session's end, `zoo campaign stop`) stops the run: with
+    mid-epoch checkpoints at the next step, once it is saved; without, at once, as Ctrl-C does (the
+    last epoch's checkpoint is kept). Off under DDP (`enabled=False`): a rank that alone saw the
+    signal would stop without the others."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum, frame) -> None:
+        if checkpoints is None:
+            raise KeyboardInterrupt
+        checkpoints.stop_asked = True
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _sync_interval(device: torch.device) -> int:
@@ -234,7 +270,7 @@ def train_one_epoch(
         last = index + 1 == batches
         forced = checkpoints is not None and not last and checkpoints.due_by_steps(global_step + index + 1)
         if (index + 1) % every == 0 or last or forced:
-            due = forced or (checkpoints is not None and not last and checkpoints.due_by_time())
+            due = forced or (checkpoints is not None and not last and checkpoints.due_now())
             if ctx.enabled:  # one collective: the first bad step of any rank, and whether any rank is due
                 status = torch.stack([first_bad, torch.full((), -int(due), device=device)])
                 bad, due = (int(v) for v in ctx.all_reduce(status, "min").tolist())
@@ -265,6 +301,7 @@ def train_one_epoch(
                 tally.seconds = time.perf_counter() - start
                 checkpoints.save(tally)
                 checkpoints.restart()
+                checkpoints.stop_if_asked()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start

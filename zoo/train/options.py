@@ -178,7 +178,8 @@ class TrainOptions:
         "none",
     )
     checkpoint_every: CheckpointEvery | int | str | None = _option(
-        "Also checkpoint inside epochs: every N steps (500) or every duration (90s, 10m, 1.5h).",
+        "Also checkpoint inside epochs: every N steps (500) or every duration (90s, 10m, 1.5h); "
+        "SIGTERM then checkpoints at the next step and stops (--resume continues).",
         "at each epoch's end only",
     )
     init_from: str | os.PathLike | None = _option(

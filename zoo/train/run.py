@@ -41,6 +41,7 @@ from .loop import (
     TrainStep,
     evaluate,
     recipe_tta,
+    sigterm_stops,
     train_one_epoch,
 )
 from .optim import build_loss, build_optimizer, build_schedule, freeze_bn_weights
@@ -118,20 +119,23 @@ class TrainingRun:
         every, mid = self.config.checkpoint_every, None
         if every is not None:
             mid = MidEpochCheckpoints(every, lambda tally: save_run_checkpoint(self, state, tally))
-        for epoch in range(state.epoch + 1, recipe.epochs + 1):
-            row, stats = self._epoch(epoch, state, progress, mid)
-            state.finish_epoch(row, stats, len(self.data.train), curve=recipe.epochs <= FEW_EPOCHS)
-            evaluated = row["val_acc"] is not None
-            best = state.best
-            if self.data.has_val and evaluated and (best is None or row["val_acc"] > best["val_acc"]):
-                state.best = {"epoch": epoch, "val_loss": row["val_loss"], "val_acc": row["val_acc"]}
-                save_best_model(self, state)
-            save_run_checkpoint(self, state)
-            if mid is not None:
-                mid.restart()
-            if ctx.is_main:
-                metrics.append(row)
-                logger.info(summary_line(row, recipe.epochs))
+        with sigterm_stops(mid, enabled=not ctx.enabled):
+            for epoch in range(state.epoch + 1, recipe.epochs + 1):
+                row, stats = self._epoch(epoch, state, progress, mid)
+                state.finish_epoch(row, stats, len(self.data.train), curve=recipe.epochs <= FEW_EPOCHS)
+                evaluated = row["val_acc"] is not None
+                best = state.best
+                if self.data.has_val and evaluated and (best is None or row["val_acc"] > best["val_acc"]):
+                    state.best = {"epoch": epoch, "val_loss": row["val_loss"], "val_acc": row["val_acc"]}
+                    save_best_model(self, state)
+                save_run_checkpoint(self, state)
+                if mid is not None:
+                    mid.restart()
+                if ctx.is_main:
+                    metrics.append(row)
+                    logger.info(summary_line(row, recipe.epochs))
+                if mid is not None:
+                    mid.stop_if_asked()  # SIGTERM during the epoch's end: stop on the checkpoint just saved
         return self._finish(state, epochs_run=recipe.epochs - started_at)
 
     def _build(self) -> None:
