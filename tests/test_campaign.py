@@ -182,7 +182,7 @@ def test_a_published_step_without_its_run_is_skipped_not_trained_again(env, shar
 
 
 def test_a_waiting_step_is_estimated_from_zoo_bench_until_the_campaign_measures_it(
-    env, shared_data, tmp_path
+    env, shared_data, tmp_path, cli
 ):
     import torch
 
@@ -210,6 +210,19 @@ def test_a_waiting_step_is_estimated_from_zoo_bench_until_the_campaign_measures_
     (started / "config.json").write_text(json.dumps(record))
     mlp = campaign.status(plan).steps[0]
     assert mlp.state == "stopped" and mlp.seconds_left == pytest.approx(3 * 512 / 128)
+    # its first mid-epoch checkpoint: half of epoch 1 (4 batches of 64) in 8 s is its own speed, 32 img/s
+    record["config"]["recipe"]["batch_size"] = 64
+    (started / "config.json").write_text(json.dumps(record))
+    (started / "checkpoint").mkdir()
+    partial = {"epoch": 1, "batches_done": 4, "batches": 8, "seconds": 8.0, "lr": 0.1}
+    (started / "checkpoint" / "training_state.json").write_text(
+        json.dumps({"epoch": 0, "partial_epoch": partial})
+    )
+    mlp = campaign.status(plan).steps[0]
+    assert (mlp.epoch, mlp.progress, mlp.img_per_s) == (0, 0.5, 32.0)
+    assert mlp.seconds_left == pytest.approx(2.5 * 512 / 32)  # resumed, it trains 2.5 epochs more
+    code, out, _ = cli("campaign", "status", "--plan", tmp_path / "campaign.toml")
+    assert code == 0 and re.search(r"\bmlp +stopped +0\.5/3 +- +32 ", out), out
 
 
 def test_run_starts_in_the_background_and_refuses_a_second_run(finished, env, cli, tmp_path):

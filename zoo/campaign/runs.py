@@ -128,9 +128,42 @@ class RunFolder:
 
     @property
     def img_per_s(self) -> float | None:
-        """Training speed: the mean of the epochs' img/s."""
+        """Training speed: the mean of the epochs' img/s; before an epoch has ended, that of the part
+        of the epoch its last mid-epoch checkpoint saved."""
         speeds = [r["img_per_s"] for r in self.rows if isinstance(r.get("img_per_s"), (int, float))]
-        return sum(speeds) / len(speeds) if speeds else None
+        if speeds:
+            return sum(speeds) / len(speeds)
+        partial, batch = self.partial_epoch, self._batch_size
+        if partial is None or batch is None or not partial["seconds"] > 0:
+            return None
+        return partial["batches_done"] * batch / partial["seconds"]
+
+    @cached_property
+    def partial_epoch(self) -> dict[str, Any] | None:
+        """The epoch the last checkpoint stopped inside ({"epoch", "batches_done", "batches",
+        "seconds"}), or None (no checkpoint, or one at an epoch's end)."""
+        state = _json(self.path / CHECKPOINT_DIR / STATE_JSON)
+        partial = state.get("partial_epoch") if isinstance(state, dict) else None
+        try:
+            keys = ("epoch", "batches_done", "batches", "seconds")
+            return {key: partial[key] for key in keys} if partial["batches"] > 0 else None
+        except (TypeError, KeyError):
+            return None
+
+    @property
+    def progress(self) -> float:
+        """Epochs finished, plus the saved share of the epoch in flight (1.35: 35 % of epoch 2)."""
+        partial = self.partial_epoch
+        if partial is None or partial["epoch"] != self.epoch + 1:
+            return float(self.epoch)
+        return self.epoch + partial["batches_done"] / partial["batches"]
+
+    @property
+    def _batch_size(self) -> int | None:
+        try:
+            return int(self.record["config"]["recipe"]["batch_size"])
+        except (TypeError, KeyError, ValueError):
+            return None
 
     @property
     def epoch_seconds(self) -> float | None:

@@ -35,6 +35,7 @@ class StepStatus:
     state: str
     epoch: int | None = None
     epochs: int | None = None
+    progress: float | None = None  # started: epochs finished + the saved share of the one in flight
     top1: float | None = None
     img_per_s: float | None = None
     last_checkpoint: float | None = None  # Unix time
@@ -110,8 +111,9 @@ def _step_status(
     note = f"trained by pid {trainer['pid']}" if trainer else failure or "`zoo campaign run` resumes it"
     left = _time_left(run, speed or _bench_speed(step.model), running=bool(trainer))
     return StepStatus(
-        state=state, epoch=run.epoch, epochs=run.epochs, img_per_s=run.img_per_s or None,
-        last_checkpoint=run.last_checkpoint, seconds_left=left, note=note, **common,
+        state=state, epoch=run.epoch, epochs=run.epochs, progress=run.progress,
+        img_per_s=run.img_per_s or None, last_checkpoint=run.last_checkpoint, seconds_left=left,
+        note=note, **common,
     )  # fmt: skip
 
 
@@ -155,7 +157,9 @@ def _time_left(run: RunFolder, speed: float | None, *, running: bool) -> float |
         per_epoch = run.train_images / (run.img_per_s or speed)
     if per_epoch is None:
         return None
-    left = (run.epochs - run.epoch) * per_epoch
+    # a stopped run resumes from its last checkpoint, mid-epoch or not; a running one is timed from
+    # the start of its epoch in flight
+    left = (run.epochs - (run.epoch if running else run.progress)) * per_epoch
     if running and run.last_activity:  # the current epoch began when the last one was written
         left -= min(time.time() - run.last_activity, per_epoch)
     return max(left, 0.0)

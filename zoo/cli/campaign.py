@@ -91,6 +91,13 @@ def stop_command(
     )
 
 
+def _epochs_done(step) -> str:
+    """'2', or '2.4' when a mid-epoch checkpoint saved 40 % of epoch 3; '-' before any."""
+    if step.progress is not None and step.progress != step.epoch:
+        return f"{step.progress:.1f}"
+    return str(step.epoch) if step.epoch is not None else "-"
+
+
 def _time_left(step) -> str:
     from ..campaign.status import duration
 
@@ -129,7 +136,7 @@ def status_command(
         table.add_row(
             s.name,
             s.state,
-            f"{s.epoch if s.epoch is not None else '-'}/{s.epochs or '?'}",
+            f"{_epochs_done(s)}/{s.epochs or '?'}",
             f"{s.top1:.2f} %" if s.top1 is not None else "-",
             f"{s.img_per_s:.0f}" if s.img_per_s else "-",
             _clock(s.last_checkpoint),
