@@ -113,7 +113,9 @@ def describe(plan: Plan, step: Step, folder: CampaignDir) -> str:
     if run.trainer:
         return f"waits for pid {run.trainer['pid']} (training it already), then continues"
     if run.started:
-        return f"resumes it after epoch {run.epoch}/{run.epochs or '?'}"
+        mid = run.progress - run.epoch  # the share of the next epoch a mid-epoch checkpoint saved
+        more = f" and {mid * 100:.0f} % of epoch {run.epoch + 1}" if mid > 0 else ""
+        return f"resumes it after epoch {run.epoch}/{run.epochs or '?'}{more}"
     return "grows and starts it" if step.grow_from else "starts it"
 
 

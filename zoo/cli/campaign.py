@@ -94,7 +94,7 @@ def stop_command(
 def _epochs_done(step) -> str:
     """'2', or '2.4' when a mid-epoch checkpoint saved 40 % of epoch 3; '-' before any."""
     if step.progress is not None and step.progress != step.epoch:
-        return f"{step.progress:.1f}"
+        return f"{step.epoch + int((step.progress - step.epoch) * 10) / 10:.1f}"  # 1.99 is 1.9, not 2.0
     return str(step.epoch) if step.epoch is not None else "-"
 
 
