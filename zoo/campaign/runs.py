@@ -116,10 +116,7 @@ class RunFolder:
     @property
     def epochs(self) -> int | None:
         """The epoch count the run trains for (its recipe's, after a time budget set it)."""
-        try:
-            return int(self.record["config"]["recipe"]["epochs"])
-        except (TypeError, KeyError, ValueError):
-            return None
+        return self._recipe_int("epochs")
 
     @property
     def epoch(self) -> int:
@@ -133,7 +130,7 @@ class RunFolder:
         speeds = [r["img_per_s"] for r in self.rows if isinstance(r.get("img_per_s"), (int, float))]
         if speeds:
             return sum(speeds) / len(speeds)
-        partial, batch = self.partial_epoch, self._batch_size
+        partial, batch = self.partial_epoch, self._recipe_int("batch_size")
         if partial is None or batch is None or not partial["seconds"] > 0:
             return None
         return partial["batches_done"] * batch / partial["seconds"]
@@ -158,10 +155,10 @@ class RunFolder:
             return float(self.epoch)
         return self.epoch + partial["batches_done"] / partial["batches"]
 
-    @property
-    def _batch_size(self) -> int | None:
+    def _recipe_int(self, key: str) -> int | None:
+        """An int field of the recipe the run's config.json records, or None."""
         try:
-            return int(self.record["config"]["recipe"]["batch_size"])
+            return int(self.record["config"]["recipe"][key])
         except (TypeError, KeyError, ValueError):
             return None
 
