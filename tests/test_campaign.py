@@ -225,6 +225,33 @@ def test_a_waiting_step_is_estimated_from_zoo_bench_until_the_campaign_measures_
     assert code == 0 and re.search(r"\bmlp +stopped +0\.5/3 +- +32 ", out), out
 
 
+def test_a_run_in_flight_shows_its_last_evaluated_top1_and_the_epoch_it_is_from(
+    env, shared_data, tmp_path, cli
+):
+    plan = campaign.load_plan(write_plan(tmp_path, shared_data))
+    env(tmp_path / "runs")
+    started = tmp_path / "runs" / "mlp"
+    started.mkdir(parents=True)
+    record = {"config": {"model": "mlp5", "recipe": {"epochs": 4}}, "dataset": {"train": 512}}
+    (started / "config.json").write_text(json.dumps(record))
+    (started / "checkpoint").mkdir()
+    (started / "checkpoint" / "training_state.json").write_text(json.dumps({"epoch": 3}))
+    rows = [  # evaluated every second epoch: epoch 3 has no test figure
+        {"epoch": 1, "seconds": 4.0, "test_acc": None},
+        {"epoch": 2, "seconds": 4.0, "test_acc": 0.625},
+        {"epoch": 3, "seconds": 4.0, "test_acc": None},
+    ]
+    (started / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    mlp = campaign.status(plan).steps[0]
+    assert (mlp.state, mlp.epoch, mlp.top1, mlp.top1_epoch) == ("stopped", 3, 62.5, 2)
+    code, out, _ = cli("campaign", "status", "--plan", tmp_path / "campaign.toml")
+    assert code == 0 and re.search(r"\bmlp +stopped +3/4 +62\.50@2 ", out), out
+    rows[2]["test_acc"] = 0.75  # evaluated after the last finished epoch: no '@'
+    (started / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out, _ = cli("campaign", "status", "--plan", tmp_path / "campaign.toml")
+    assert code == 0 and re.search(r"\bmlp +stopped +3/4 +75\.00 ", out), out
+
+
 def test_run_starts_in_the_background_and_refuses_a_second_run(finished, env, cli, tmp_path):
     done = finished[0].copy(tmp_path)
     env(done.runs)

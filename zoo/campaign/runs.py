@@ -183,6 +183,16 @@ class RunFolder:
         return 100 * acc if isinstance(acc, (int, float)) else None
 
     @property
+    def latest_top1(self) -> tuple[int, float] | None:
+        """(epoch, top-1 in %) of the last evaluated epoch (test split, else validation), or None:
+        a run in flight evaluates every few epochs."""
+        for row in reversed(self.rows):
+            acc = row.get("test_acc") if row.get("test_acc") is not None else row.get("val_acc")
+            if isinstance(acc, (int, float)):
+                return int(row.get("epoch", 0)), 100 * acc
+        return None
+
+    @property
     def last_checkpoint(self) -> float | None:
         """When the last checkpoint was written (a Unix time), or None."""
         try:

@@ -1,8 +1,8 @@
 """`zoo campaign status`: every step's state, progress and time left, read from the run folders.
 
-Estimates rest on speeds measured in this campaign only (the img/s in a run's metrics.jsonl): a
-waiting step's duration comes from an earlier run of the same model, else it is unknown, because
-the `zoo bench` figures of the README measure another setting (batch 64, fp32) and would mislead.
+Estimates rest on the speed this campaign measured for the model (the img/s in a run's
+metrics.jsonl), else on the newest `zoo bench` training img/s recorded on this machine and torch
+build (the user cache's CSV, not the README's, which another machine measured), else are unknown.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ class StepStatus:
     epoch: int | None = None
     epochs: int | None = None
     progress: float | None = None  # started: epochs finished + the saved share of the one in flight
-    top1: float | None = None
+    top1: float | None = None  # done: the final top-1; started: the last evaluated epoch's
+    top1_epoch: int | None = None  # the epoch `top1` was measured after
     img_per_s: float | None = None
     last_checkpoint: float | None = None  # Unix time
     seconds_left: float | None = None  # running/stopped: to finish; waiting: the whole run
@@ -97,7 +98,10 @@ def _step_status(
     common = dict(name=step.name, model=step.model, log=str(folder.step_log(step.name)))
     common["published"] = f"{step.model}.{step.tag}" in published
     if run.finished:
-        return StepStatus(state="done", epoch=run.epoch, epochs=run.epochs, top1=run.top1, **common)
+        return StepStatus(
+            state="done", epoch=run.epoch, epochs=run.epochs, top1=run.top1, top1_epoch=run.epoch,
+            **common,
+        )  # fmt: skip
     if not run.has_progress and common["published"]:
         return StepStatus(state="published", epochs=_planned_epochs(step), **common)
     if not run.started:
@@ -110,8 +114,10 @@ def _step_status(
     state = "running" if trainer else "failed" if failure else "stopped"
     note = f"trained by pid {trainer['pid']}" if trainer else failure or "`zoo campaign run` resumes it"
     left = _time_left(run, speed or _bench_speed(step.model), running=bool(trainer))
+    top1_epoch, top1 = run.latest_top1 or (None, None)
     return StepStatus(
-        state=state, epoch=run.epoch, epochs=run.epochs, progress=run.progress,
+        state=state, epoch=run.epoch, epochs=run.epochs, progress=run.progress, top1=top1,
+        top1_epoch=top1_epoch,
         img_per_s=run.img_per_s or None, last_checkpoint=run.last_checkpoint, seconds_left=left,
         note=note, **common,
     )  # fmt: skip

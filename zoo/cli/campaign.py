@@ -111,6 +111,15 @@ def _time_left(step) -> str:
     return duration(step.seconds_left) + finish
 
 
+def _top1(step) -> str:
+    """'91.20' when done or measured after the last finished epoch; '64.80@2' (after epoch 2) for a
+    run in flight that has trained on since; '-' when none yet."""
+    if step.top1 is None:
+        return "-"
+    behind = step.state != "done" and step.top1_epoch and step.top1_epoch != step.epoch
+    return f"{step.top1:.2f}" + (f"@{step.top1_epoch}" if behind else "")
+
+
 @campaign_app.command("status")
 def status_command(
     plan: Path = _PLAN,
@@ -130,14 +139,17 @@ def status_command(
         return
     # A light frame and the notes below it: a dozen steps fit an 80-column terminal.
     table = Table(title=f"campaign in {report.dir}", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("step", "state", "epoch", "top-1", "img/s", "saved", "left"):
-        table.add_column(column, justify="right" if column in ("epoch", "top-1", "img/s") else "left")
+    longest_name = max((len(s.name) for s in report.steps), default=4)
+    for column in ("step", "state", "epoch", "top-1 %", "img/s", "saved", "left"):
+        justify = "right" if column in ("epoch", "top-1 %", "img/s") else "left"
+        # step names are what people type next (`zoo campaign publish STEP`): never cut them
+        table.add_column(column, justify=justify, min_width=longest_name if column == "step" else None)
     for s in report.steps:
         table.add_row(
             s.name,
             s.state,
             f"{_epochs_done(s)}/{s.epochs or '?'}",
-            f"{s.top1:.2f} %" if s.top1 is not None else "-",
+            _top1(s),
             f"{s.img_per_s:.0f}" if s.img_per_s else "-",
             _clock(s.last_checkpoint),
             _time_left(s),
