@@ -14,16 +14,16 @@ only the recipe fields named in ARMS differ from the baseline's (onecycle-bn at 
                   (FixRes-style: the last epochs at full size); cheaper epochs at the same count
 The table gives each arm's test top-1 and its training minutes, so benchmarks/RESULTS.md can say
 which to keep: top-1 at equal epochs, and top-1 per minute where an arm is cheaper per epoch.
+Arms survive a session's end (benchmarks/_arms.py): the same command again reads back the arms that
+finished, resumes the one cut off and runs the rest; OUT/budget_recipes.json holds the rows so far.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
-from zoo.train import train
+from _arms import check_setting, load_rows, save_rows, train_arm
 
 ARMS = {
     "onecycle-bn": {},
@@ -35,17 +35,15 @@ ARMS = {
 
 
 def run_arm(name: str, common: dict) -> dict:
-    """Train one arm; its test top-1, epochs and minutes."""
-    started = time.perf_counter()
-    result = train(**{**common, "out": common["out"] / name}, **ARMS[name])
-    final = result.final
+    """Train (resume, or read back) one arm; its test top-1, epochs and minutes."""
+    arm = train_arm(common["out"] / name, **{k: v for k, v in common.items() if k != "out"}, **ARMS[name])
     return {
         "arm": name,
         "changes": ARMS[name],
-        "top1": round(100 * final["test_acc"], 2),
-        "epochs": result.epochs_run,
-        "minutes": round((time.perf_counter() - started) / 60, 1),
-        "dataset": result.config["dataset"]["identity"],  # cifar10-jpeg here, not the spec's name
+        "top1": round(100 * arm["final"]["test_acc"], 2),
+        "epochs": arm["epochs"],
+        "minutes": arm["minutes"],
+        "dataset": arm["dataset"],
     }
 
 
@@ -60,7 +58,7 @@ def main() -> None:
     parser.add_argument("--limit-test", type=int, default=2_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, required=True, help="a new folder for the runs")
+    parser.add_argument("--out", type=Path, required=True, help="the runs' folder (again: continue them)")
     args = parser.parse_args()
 
     common = dict(
@@ -68,8 +66,14 @@ def main() -> None:
         batch_size=args.batch_size, lr=args.lr, limit_train=args.limit_train, limit_test=args.limit_test,
         seed=args.seed, eval_every=args.epochs,
     )  # fmt: skip
-    rows = [run_arm(name, common) for name in args.arms]
-    (args.out / "budget_recipes.json").write_text(json.dumps(rows, indent=2) + "\n")
+    rows_file = args.out / "budget_recipes.json"
+    setting = {k: str(v) if isinstance(v, Path) else v for k, v in common.items() if k != "out"}
+    check_setting(rows_file, setting)
+    rows = load_rows(rows_file)
+    for name in args.arms:
+        rows[name] = run_arm(name, common)
+        save_rows(rows_file, setting, list(rows.values()))  # kept if a later arm is cut off
+    rows = [rows[name] for name in args.arms]
     print(
         f"{args.model}, {args.epochs} epochs on {args.limit_train} {rows[0]['dataset']} images, "
         f"batch {args.batch_size}, peak lr {args.lr:g}; test top-1 on {args.limit_test} images"

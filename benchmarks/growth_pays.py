@@ -9,37 +9,38 @@ epochs to the measured step and evaluation times):
            function-preserving), then fine-tuned for the rest at `--fine-tune-lr`
   scratch  TARGET trained from scratch for the whole budget
 Both use the same recipe, batch, data subset and seed. The table gives each arm's top-1 on the
-test subset and the wall time it took, so `benchmarks/RESULTS.md` can say whether the campaign's
-grown steps (campaign.toml) should rather train from scratch.
+test subset and the training minutes it took (epoch times, evaluation included; the grow step's
+seconds aside), so `benchmarks/RESULTS.md` can say whether the campaign's
+grown steps (campaign.toml) should rather train from scratch. Arms survive a session's end
+(benchmarks/_arms.py): the same command again continues them; OUT/growth_pays.json holds the rows.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
+from _arms import check_setting, load_rows, save_rows, train_arm
+
 from zoo.growth import grow_model, save_grown
-from zoo.train import train
 
 
 def run_arm(name: str, steps: list[tuple[str, dict]], common: dict) -> dict:
-    """Run `steps` (label, train keywords) in order; the last one's test top-1 and the wall time."""
-    started, results = time.perf_counter(), []
+    """Run `steps` (label, keywords) in order, each read back if an earlier call finished it; the last
+    run's test top-1, the epochs of each run and their minutes together."""
+    runs = []
     for label, keywords in steps:
         if label == "grow":
-            grown = grow_model(keywords["source"], keywords["target"])
-            save_grown(grown, keywords["out"])
+            if not keywords["out"].is_file():  # written whole by save_grown, so present means done
+                save_grown(grow_model(keywords["source"], keywords["target"]), keywords["out"])
             continue
-        results.append(train(**{**common, **keywords}))
-    final = results[-1].final
+        runs.append(train_arm(keywords.pop("out"), **{**common, **keywords}))
     return {
         "arm": name,
-        "top1": round(100 * final["test_acc"], 2),
-        "epochs": [r.epochs_run for r in results],
-        "minutes": round((time.perf_counter() - started) / 60, 1),
-        "dataset": results[-1].config["dataset"]["identity"],  # cifar10-jpeg here, not the spec's name
+        "top1": round(100 * runs[-1]["final"]["test_acc"], 2),
+        "epochs": [run["epochs"] for run in runs],
+        "minutes": round(sum(run["minutes"] for run in runs), 1),
+        "dataset": runs[-1]["dataset"],
     }
 
 
@@ -56,7 +57,7 @@ def main() -> None:
     parser.add_argument("--limit-train", type=int, default=10_000)
     parser.add_argument("--limit-test", type=int, default=2_000)
     parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, required=True, help="a new folder for the runs")
+    parser.add_argument("--out", type=Path, required=True, help="the runs' folder (again: continue them)")
     args = parser.parse_args()
 
     def budget(share: float) -> str:
@@ -72,42 +73,40 @@ def main() -> None:
     )
     out, share = args.out, args.source_share
     grown_file = out / "grown" / "model.safetensors"
-    arms = [
-        run_arm(
-            f"grown ({args.source} {share:.0%} -> {args.target})",
-            [
-                (
-                    args.source,
-                    dict(model=args.source, out=out / "source", lr=args.lr, time_budget=budget(share)),
+    arms = {
+        f"grown ({args.source} {share:.0%} -> {args.target})": [
+            (args.source, dict(model=args.source, out=out / "source", lr=args.lr, time_budget=budget(share))),
+            ("grow", dict(source=out / "source", target=args.target, out=grown_file)),
+            (
+                args.target,
+                dict(
+                    model=args.target,
+                    out=out / "fine-tune",
+                    lr=args.fine_tune_lr,
+                    init_from=grown_file,
+                    time_budget=budget(1 - share),
                 ),
-                ("grow", dict(source=out / "source", target=args.target, out=grown_file)),
-                (
-                    args.target,
-                    dict(
-                        model=args.target,
-                        out=out / "fine-tune",
-                        lr=args.fine_tune_lr,
-                        init_from=grown_file,
-                        time_budget=budget(1 - share),
-                    ),
-                ),
-            ],
-            common,
-        ),
-        run_arm(
-            f"scratch ({args.target})",
-            [(args.target, dict(model=args.target, out=out / "scratch", lr=args.lr, time_budget=budget(1)))],
-            common,
-        ),
-    ]
-    setting = (
-        f"{args.limit_train} train / {args.limit_test} test images of {arms[-1]['dataset']}, "
+            ),  # fmt: skip
+        ],
+        f"scratch ({args.target})": [
+            (args.target, dict(model=args.target, out=out / "scratch", lr=args.lr, time_budget=budget(1)))
+        ],
+    }
+    rows_file = out / "growth_pays.json"
+    setting = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "out"}
+    check_setting(rows_file, setting)
+    rows = load_rows(rows_file)
+    for name, steps in arms.items():
+        rows[name] = run_arm(name, steps, common)
+        save_rows(rows_file, setting, list(rows.values()))  # kept if the next arm is cut off
+    described = (
+        f"{args.limit_train} train / {args.limit_test} test images of {rows[name]['dataset']}, "
         f"{args.minutes:g} min per arm, recipe {args.recipe}, batch {args.batch_size}"
     )
-    print(f"\n{setting}\n\n| arm | epochs | top-1 % | wall min |\n|---|---|---|---|")
-    for arm in arms:
+    print(f"\n{described}\n\n| arm | epochs | top-1 % | training min |\n|---|---|---|---|")
+    for name in arms:
+        arm = rows[name]
         print(f"| {arm['arm']} | {' + '.join(map(str, arm['epochs']))} | {arm['top1']} | {arm['minutes']} |")
-    (out / "growth_pays.json").write_text(json.dumps({"setting": setting, "arms": arms}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,65 @@
+"""benchmarks/budget_recipes.py's arms outlive a session: finished arms are read back, a cut-off one
+resumes, rows are saved after every arm, and other settings are refused (benchmarks/_arms.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import read_jsonl
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "benchmarks" / "budget_recipes.py"
+
+
+@pytest.fixture
+def budget_recipes(shared_data, tmp_path):
+    out = tmp_path / "arms"
+    env = {**os.environ, "ZOO_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run(*arms: str, epochs: int = 1) -> subprocess.CompletedProcess:
+        command = [
+            sys.executable, str(SCRIPT), "--model", "lenet5", "--arms", *arms, "--epochs", str(epochs),
+            "--batch-size", "64", "--lr", "0.05", "--limit-train", "256", "--limit-test", "128",
+            "--data-dir", str(shared_data / "cifar10-jpeg"), "--out", str(out),
+        ]  # fmt: skip
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+    return run, out
+
+
+def _rows(out: Path) -> dict[str, dict]:
+    return {row["arm"]: row for row in json.loads((out / "budget_recipes.json").read_text())["arms"]}
+
+
+def test_arms_are_saved_one_by_one_read_back_resumed_and_kept_to_their_settings(budget_recipes):
+    run, out = budget_recipes
+    # lenet5's classifier needs 32x32 images, so the low-resolution arm fails after the first arm ran
+    failed = run("onecycle-bn", "low-res-early")
+    assert failed.returncode != 0 and "progressive_resize" in failed.stderr, failed.stderr
+    first = _rows(out)
+    assert list(first) == ["onecycle-bn"] and 0 <= first["onecycle-bn"]["top1"] <= 100
+    assert first["onecycle-bn"]["epochs"] == 1 and first["onecycle-bn"]["dataset"] == "cifar10-jpeg"
+    baseline_weights = (out / "onecycle-bn" / "checkpoint" / "model.safetensors").read_bytes()
+
+    # an arm cut off after its last checkpoint, before its result: resumed, not restarted
+    again = run("ema")
+    assert again.returncode == 0, again.stderr
+    (out / "ema" / "result.json").unlink()
+    ema_rows = read_jsonl(out / "ema" / "metrics.jsonl")
+    done = run("onecycle-bn", "ema")
+    assert done.returncode == 0, done.stderr
+    assert (out / "ema" / "result.json").is_file()
+    assert read_jsonl(out / "ema" / "metrics.jsonl") == ema_rows  # no epoch trained twice
+    assert (out / "onecycle-bn" / "checkpoint" / "model.safetensors").read_bytes() == baseline_weights
+    rows = _rows(out)
+    assert rows["onecycle-bn"] == first["onecycle-bn"] and set(rows) == {"onecycle-bn", "ema"}
+    assert "| ema | ema_momentum=0.99, ema_every=5 |" in done.stdout
+
+    refused = run("onecycle-bn", epochs=2)
+    assert refused.returncode != 0 and "epochs 1 -> 2" in refused.stderr, refused.stderr
+    assert _rows(out) == rows
