@@ -204,6 +204,9 @@ def test_a_waiting_step_is_estimated_from_zoo_bench_until_the_campaign_measures_
     assert mlp.seconds_left == pytest.approx(256 / 128)  # 1 epoch of 256 images at the newest figure
     assert mlp.note == "estimate at 128 img/s (`zoo bench` here)"
     assert lenet.seconds_left is None  # only an eval figure recorded: no training speed
+    assert campaign.status(plan).remaining() == (pytest.approx(2.0), 2, 1)
+    code, out, _ = cli("campaign", "status", "--plan", tmp_path / "campaign.toml")
+    assert "left in all: ~2s on this machine (2 steps, 1 of them not estimated)" in out, out
     started = tmp_path / "runs" / "mlp"  # stopped before its first epoch ended: no speed of its own
     started.mkdir(parents=True)
     record = {"config": {"model": "mlp5", "recipe": {"epochs": 3}}, "dataset": {"train": 512}}

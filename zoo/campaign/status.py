@@ -55,8 +55,17 @@ class CampaignStatus:
     log: str
     steps: list[StepStatus]
 
+    def remaining(self) -> tuple[float, int, int]:
+        """(seconds, steps, of which unknown): what is left of the campaign on this machine; the
+        seconds sum the steps with an estimate."""
+        left = [s for s in self.steps if s.state not in ("done", "published")]
+        unknown = sum(s.seconds_left is None for s in left)
+        return sum(s.seconds_left or 0.0 for s in left), len(left), unknown
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "steps": [asdict(s) for s in self.steps]}
+        seconds, steps, unknown = self.remaining()
+        remaining = {"seconds": seconds, "steps": steps, "unknown": unknown}
+        return {**asdict(self), "steps": [asdict(s) for s in self.steps], "remaining": remaining}
 
 
 def published_tags(manifest: Path) -> set[str]:

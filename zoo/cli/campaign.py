@@ -132,6 +132,8 @@ def status_command(
     from rich.table import Table
 
     from ..campaign import status
+    from ..campaign.status import duration
+    from ..train.record import plural
 
     report = status(_plan(plan), manifest=manifest)
     if as_json:
@@ -162,6 +164,13 @@ def status_command(
         note = "published" if s.published else s.note if s.state != "waiting" else ""
         if note:
             console.print(f"{s.name}: {note}", highlight=False, soft_wrap=True)
+    seconds, steps, unknown = report.remaining()
+    if steps:
+        unknown_note = f", {unknown} of them not estimated" if unknown else ""
+        console.print(
+            f"left in all: ~{duration(seconds)} on this machine ({plural(steps, 'step')}{unknown_note})",
+            highlight=False,
+        )
     process = report.process
     if process:
         console.print(
