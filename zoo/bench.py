@@ -34,6 +34,7 @@ from ._device import cpu_model, device_description
 from ._errors import ZooError
 from ._files import replacing, write_failures_as, zoo_cache_dir
 from ._measure import count_macs, count_params
+from ._memory import keep_freed_memory
 from ._version import __version__
 from .train.runtime import choose_channels_last, choose_precision
 
@@ -96,6 +97,7 @@ class BenchResult:
     date: str
     measurements: tuple[Measurement, ...]
     csv_name: str  # the results file this device and torch build append to
+    cpu_malloc: str = ""  # CPU: "kept" or why not (zoo._memory); not a CSV column
 
     def rows(self) -> list[dict[str, object]]:
         """One CSV row (`CSV_COLUMNS`) per measured mode."""
@@ -229,6 +231,7 @@ def benchmark(
     if warmup < 0:
         raise BenchError(f"warmup must be 0 or more steps, got {warmup}")
     device = torch.device(device)
+    cpu_malloc = keep_freed_memory() if device.type == "cpu" else ""  # as zoo train runs (zoo._memory)
     name, model, params, macs, size = _resolve(name_or_model, input_size)
     channels_last = choose_channels_last(device, model, channels_last)
     try:
@@ -268,6 +271,7 @@ def benchmark(
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         measurements=tuple(measurements),
         csv_name=csv_name(device),
+        cpu_malloc=cpu_malloc,
     )
 
 

@@ -208,6 +208,8 @@ def bench_command(
 def _print_bench(results: list[BenchResult], repeats: int) -> None:
     first = results[0]
     options = [o for o, on in (("channels-last", first.channels_last), ("compile", first.compile)) if on]
+    if first.cpu_malloc == "kept":
+        options.append("freed memory kept")
     title = ", ".join([first.device, f"torch {first.torch}", first.precision, *options])
     table = Table(
         title=title,

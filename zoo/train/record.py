@@ -80,6 +80,7 @@ def config_record(run: TrainingRun) -> dict[str, Any]:
         "device": str(run.device),
         "precision": run.precision.name,
         "channels_last": run.config.channels_last,
+        "cpu_malloc": run.cpu_malloc,  # "kept", or why the system's malloc decides (zoo._memory)
         "time_budget_fit": run.budget.to_dict() if run.budget is not None else None,
         "grown_from": run.grown_from,  # the --init-from file's, for a release made from this run
         "world_size": run.ctx.world_size,

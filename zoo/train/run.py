@@ -15,6 +15,7 @@ import torch
 
 from .._builder import model_info
 from .._device import device_description
+from .._memory import keep_freed_memory
 from .._recipe import image_side
 from ..checkpoint import (
     BEST_DIR,
@@ -140,6 +141,8 @@ class TrainingRun:
 
     def _build(self) -> None:
         config, recipe, ctx = self.config, self.recipe, self.ctx
+        # before the data and model allocate: a CPU step reuses its activations' pages (zoo._memory)
+        self.cpu_malloc = keep_freed_memory() if self.device.type == "cpu" else None
         _seed_everything(config.seed)
         try:
             model, self.grown_from = init_model(config, self.spec, load=not self.from_checkpoint)
