@@ -1,25 +1,31 @@
 """Training speed on this CPU against its limit, per model: zoo's whole loop, the bare step, plain fp32.
 
-For each model, at its default recipe's batch size, on random data, the script times three things,
-alternating them `--repeats` times so that machine load hits all alike (the medians are printed):
-  plain    the textbook fp32 step: contiguous tensors ready in memory, forward, loss, backward, SGD step
+For each model, at its default recipe's batch size, on random data, the script times four things,
+each in a process of its own (the C allocator's setting is per process), alternating them
+`--repeats` times so that machine load hits all alike (the medians are printed):
+  plain    the textbook fp32 step: contiguous tensors ready in memory, forward, loss, backward, SGD
+           step, with the system's malloc as it comes
+  system   the bare step below, with the system's malloc as it comes
   bare     the same step on channels_last tensors in the precision zoo picks for this CPU (bf16
-           autocast where the CPU has native bf16, else fp32): what the CPU's fast kernels reach
+           autocast where the CPU has native bf16, else fp32), with freed memory kept for reuse as
+           zoo's CPU training runs (zoo._memory): what the CPU's fast kernels reach
   zoo      what `zoo train` runs by default on this device: zoo.train.loop.train_one_epoch over a
            zoo.data.DeviceLoader (uint8 images normalised and augmented per batch as the recipe says),
-           with the precision and memory format zoo.train.runtime picks ("auto")
+           with the precision, memory format and allocator setting zoo.train picks ("auto")
 and, once first, the matmul peak in that precision: a large matrix product on all threads (the best
 of a few). On a CPU without native bf16 (AVX2 only, say) both bare and the peak are fp32, and x fp32
-is what channels_last alone buys.
+is what channels_last and the kept memory buy.
 
 Columns:
   e2e img/s    images per second of `zoo`, the whole training loop with its data pipeline
   bare img/s   images per second of `bare`
-  x fp32       bare img/s / plain img/s: what bf16 autocast (where native) and channels_last buy
+  x fp32       bare img/s / plain img/s: what bf16 autocast (where native), channels_last and the
+               kept memory buy together
+  x kept       bare img/s / system img/s: what keeping freed memory alone buys
   peak %       bare FLOP/s as a share of the measured matmul peak; a step's FLOPs are
                3 x forward MACs (zoo.model_info(name).macs) x 2 per image (forward, two backward)
   loop %       e2e img/s / bare img/s: what the loop around the step keeps of it
-  zoo settings the precision and memory format `zoo` ran with
+  zoo settings the precision, memory format and allocator setting `zoo` ran with
 
     python benchmarks/cpu_training.py [--models resnet18 fast_resnet9] [--steps 4] [--repeats 3]
 
@@ -29,7 +35,11 @@ The default models: every built-in model with a convolution (the seed models but
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from contextlib import nullcontext
 
@@ -37,6 +47,7 @@ import torch
 from torch import nn
 
 import zoo
+from zoo._memory import ENV, keep_freed_memory
 from zoo.data import Augment, DeviceLoader
 from zoo.data.array_dataset import ArrayDataset
 from zoo.train.budget import Head
@@ -147,7 +158,39 @@ def zoo_path(name: str, batch: int, steps: int, warmup: int) -> tuple[float, str
     run(warmup)
     seconds = run(steps)
     settings = precision.name + (" + channels_last" if channels_last else "")
+    settings += " + freed memory kept" if keep_freed_memory() == "kept" else ""
     return batch * steps / seconds, settings
+
+
+MEASUREMENTS = {  # name: (malloc choice of its process, what it times)
+    "plain": ("system", "the textbook fp32 step"),
+    "system": ("system", "the bare step, system malloc"),
+    "bare": ("keep", "the bare step, freed memory kept"),
+    "zoo": ("keep", "zoo's training loop"),
+}
+
+
+def measure(what: str, name: str, batch: int, steps: int, warmup: int) -> dict:
+    """One measurement in this process (a child of `main`): img/s and the settings it ran with."""
+    keep_freed_memory()  # as ZOO_CPU_MALLOC, which `main` set for this child, says
+    fast = choose_precision(torch.device("cpu"), "auto")
+    if what == "zoo":
+        speed, settings = zoo_path(name, batch, steps, warmup)
+        return {"img_per_s": speed, "settings": settings}
+    return {"img_per_s": bare_step(name, batch, steps, warmup, fast=None if what == "plain" else fast)}
+
+
+def _child(args: argparse.Namespace, what: str, name: str, batch: int) -> dict:
+    command = [
+        sys.executable, __file__, "--measure", what, "--models", name, "--batch", str(batch),
+        "--steps", str(args.steps), "--warmup", str(args.warmup),
+        *(["--threads", str(args.threads)] if args.threads else []),
+    ]  # fmt: skip
+    env = {**os.environ, ENV: MEASUREMENTS[what][0]}
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{name}: measuring {MEASUREMENTS[what][1]} failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def main() -> None:
@@ -155,31 +198,38 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", help="default: every built-in model with a convolution")
     parser.add_argument("--steps", type=int, default=4, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating plain/bare/zoo measurements")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating measurements of each kind")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--measure", choices=list(MEASUREMENTS), help=argparse.SUPPRESS)  # a child's
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.models[0], args.batch, args.steps, args.warmup)))
+        return
+    keep_freed_memory()
     fast = choose_precision(torch.device("cpu"), "auto")  # what zoo trains in here
     peak = matmul_peak(fast.dtype or torch.float32)
     capability = torch.backends.cpu.get_cpu_capability()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu capability {capability}; "
           f"{fast.name} matmul peak {peak / 1e9:.0f} GFLOP/s (bare steps in {fast.name})")  # fmt: skip
-    print(f"{'model':<18}{'batch':>6}{'e2e img/s':>11}{'bare img/s':>12}{'x fp32':>8}{'peak %':>8}"
-          f"{'loop %':>8}  zoo settings")  # fmt: skip
+    print(f"{'model':<18}{'batch':>6}{'e2e img/s':>11}{'bare img/s':>12}{'x fp32':>8}{'x kept':>8}"
+          f"{'peak %':>8}{'loop %':>8}  zoo settings")  # fmt: skip
     for name in args.models or conv_models():
         batch = get_recipe(default_recipe_name(name)).batch_size
-        runs: dict[str, list[float]] = {"plain": [], "bare": [], "zoo": []}
+        runs: dict[str, list[float]] = {what: [] for what in MEASUREMENTS}
+        settings = ""
         for _ in range(args.repeats):
-            runs["plain"].append(bare_step(name, batch, args.steps, args.warmup, fast=None))
-            runs["bare"].append(bare_step(name, batch, args.steps, args.warmup, fast=fast))
-            speed, settings = zoo_path(name, batch, args.steps, args.warmup)
-            runs["zoo"].append(speed)
-        plain, bare, ours = (statistics.median(runs[k]) for k in ("plain", "bare", "zoo"))
+            for what in MEASUREMENTS:
+                result = _child(args, what, name, batch)
+                runs[what].append(result["img_per_s"])
+                settings = result.get("settings", settings)
+        plain, system, bare, ours = (statistics.median(runs[k]) for k in MEASUREMENTS)
         share = bare * 6 * zoo.model_info(name).macs / peak  # 3 x forward MACs x 2 FLOPs per image
-        print(f"{name:<18}{batch:>6}{ours:>11.0f}{bare:>12.0f}{bare / plain:>7.2f}x{share:>8.0%}"
-              f"{ours / bare:>8.0%}  {settings}", flush=True)  # fmt: skip
+        print(f"{name:<18}{batch:>6}{ours:>11.0f}{bare:>12.0f}{bare / plain:>7.2f}x{bare / system:>7.2f}x"
+              f"{share:>8.0%}{ours / bare:>8.0%}  {settings}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
