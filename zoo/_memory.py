@@ -5,10 +5,11 @@ threshold (128 KiB at start, rising to at most 32 MiB) to the kernel with mmap a
 munmap on free, so a training step that allocates the same activation tensors every step
 page-faults each of their pages in anew: measured on a 2-core AVX2 VM, a ReLU over a 67 MB tensor
 took 26-30 ms this way and 5 ms with the memory kept, and a whole resnext29_2x32d training step ran
-1.3-1.5x faster (benchmarks/cpu_malloc.py measures it side by side). Raising the mmap and trim
-thresholds (mallopt, the runtime form of MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_) keeps
-freed blocks in the heap: the process then holds its peak memory until it exits, which a training
-or evaluation process wants, and which is why zoo does not do it on import.
+1.3-1.5x faster (the `x kept` column of benchmarks/cpu_training.py measures it side by side).
+Raising the mmap and trim thresholds (mallopt, the runtime form of MALLOC_MMAP_THRESHOLD_ /
+MALLOC_TRIM_THRESHOLD_) keeps freed blocks in the heap: the process then holds its peak memory
+until it exits, which a training or evaluation process wants, and which is why zoo does not do it
+on import.
 
     ZOO_CPU_MALLOC=system   leave malloc as it is (e.g. when LD_PRELOAD brings jemalloc or tcmalloc)
 """

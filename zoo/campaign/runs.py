@@ -73,6 +73,12 @@ def _json(path: Path) -> Any:
         return None
 
 
+def _top1(row: dict[str, Any]) -> float | None:
+    """A metrics row's top-1 in %: the test split's, else the validation split's, else None."""
+    acc = row.get("test_acc") if row.get("test_acc") is not None else row.get("val_acc")
+    return 100 * acc if isinstance(acc, (int, float)) else None
+
+
 class RunFolder:
     """What a `zoo train --out` folder holds: started, finished, epochs, speed, top-1, its live owner."""
 
@@ -178,18 +184,15 @@ class RunFolder:
     @property
     def top1(self) -> float | None:
         """The finished run's top-1 in % (test split; validation where there is no test figure)."""
-        final = (self.result or {}).get("final") or {}
-        acc = final.get("test_acc") if final.get("test_acc") is not None else final.get("val_acc")
-        return 100 * acc if isinstance(acc, (int, float)) else None
+        return _top1((self.result or {}).get("final") or {})
 
     @property
     def latest_top1(self) -> tuple[int, float] | None:
         """(epoch, top-1 in %) of the last evaluated epoch (test split, else validation), or None:
         a run in flight evaluates every few epochs."""
         for row in reversed(self.rows):
-            acc = row.get("test_acc") if row.get("test_acc") is not None else row.get("val_acc")
-            if isinstance(acc, (int, float)):
-                return int(row.get("epoch", 0)), 100 * acc
+            if (top1 := _top1(row)) is not None:
+                return int(row.get("epoch", 0)), top1
         return None
 
     @property
