@@ -13,33 +13,25 @@ import json
 from pathlib import Path
 from typing import Any
 
+from zoo._files import write_json_atomic
+from zoo.campaign.runs import RunFolder
 from zoo.train import train
-from zoo.train.engine import RESULT_FILE
 
 CHECKPOINT_EVERY = "5m"
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except (OSError, ValueError):
-        return []
 
 
 def train_arm(out: Path, **train_keywords: Any) -> dict[str, Any]:
     """Train (or resume, or read back) the run in `out`: its final metrics row, epochs, minutes and
     data set identity (cifar10-jpeg here, not the spec's name)."""
-    if not (out / RESULT_FILE).is_file():
-        resume = (out / "config.json").is_file()
+    if not RunFolder(out).finished:
+        resume = RunFolder(out).started
         train(out=out, resume=resume, checkpoint_every=CHECKPOINT_EVERY, **train_keywords)
-    history = _jsonl(out / "metrics.jsonl")
-    record = json.loads((out / "config.json").read_text())
-    result = json.loads((out / RESULT_FILE).read_text())
+    run = RunFolder(out)  # read after training: RunFolder caches what it has read
     return {
-        "final": result["final"],
-        "epochs": len(history),
-        "minutes": round(sum(row.get("seconds") or 0 for row in history) / 60, 1),
-        "dataset": record["dataset"]["identity"],
+        "final": run.result["final"],
+        "epochs": run.epoch,
+        "minutes": round(sum(row.get("seconds") or 0 for row in run.rows) / 60, 1),
+        "dataset": run.record["dataset"]["identity"],
     }
 
 
@@ -54,9 +46,7 @@ def load_rows(path: Path) -> dict[str, Any]:
 def save_rows(path: Path, setting: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     """Write the setting and the rows so far, whole then renamed (a kill leaves the last good file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps({"setting": setting, "arms": rows}, indent=2) + "\n")
-    partial.replace(path)
+    write_json_atomic(path, {"setting": setting, "arms": rows}, indent=2)
 
 
 def check_setting(path: Path, setting: dict[str, Any]) -> None:

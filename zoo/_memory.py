@@ -21,6 +21,7 @@ import ctypes.util
 import os
 import platform
 import warnings
+from typing import Any
 
 ENV = "ZOO_CPU_MALLOC"
 CHOICES = ("keep", "system")
@@ -43,11 +44,13 @@ def cpu_malloc_choice() -> str:
     return value
 
 
-def keep_freed_memory() -> str:
-    """Make glibc's malloc keep freed blocks for reuse (once per process; later calls return the
-    first answer): ``"kept"``, or why not (``"system: ZOO_CPU_MALLOC=system"``, ``"system: not
-    glibc"``, ...)."""
+def keep_freed_memory(device: Any = "cpu") -> str | None:
+    """Make glibc's malloc keep freed blocks for reuse when work runs on the CPU (once per process;
+    later calls return the first answer): ``"kept"``, or why not (``"system: ZOO_CPU_MALLOC=system"``,
+    ``"system: not glibc"``, ...); None for another `device` (a GPU's memory has its own allocator)."""
     global _state
+    if getattr(device, "type", device) != "cpu":
+        return None
     if _state is None:
         _state = _apply()
     return _state

@@ -97,7 +97,7 @@ class BenchResult:
     date: str
     measurements: tuple[Measurement, ...]
     csv_name: str  # the results file this device and torch build append to
-    cpu_malloc: str = ""  # CPU: "kept" or why not (zoo._memory); not a CSV column
+    cpu_malloc: str | None = None  # CPU: "kept" or why not (zoo._memory); not a CSV column
 
     def rows(self) -> list[dict[str, object]]:
         """One CSV row (`CSV_COLUMNS`) per measured mode."""
@@ -231,7 +231,7 @@ def benchmark(
     if warmup < 0:
         raise BenchError(f"warmup must be 0 or more steps, got {warmup}")
     device = torch.device(device)
-    cpu_malloc = keep_freed_memory() if device.type == "cpu" else ""  # as zoo train runs (zoo._memory)
+    cpu_malloc = keep_freed_memory(device)  # as zoo train runs (zoo._memory)
     name, model, params, macs, size = _resolve(name_or_model, input_size)
     channels_last = choose_channels_last(device, model, channels_last)
     try:

@@ -156,8 +156,7 @@ def evaluate(
     if len(dataset) == 0:
         raise EvalError(f"data set {dataset.identity!r} is empty: nothing to evaluate")
     device = torch.device(device)
-    if device.type == "cpu":
-        keep_freed_memory()  # batches reuse their activations' pages (zoo._memory)
+    keep_freed_memory(device)  # CPU batches reuse their activations' pages (zoo._memory)
     model = model.to(device).eval()
     loader = DeviceLoader(dataset, batch_size, train=False, device=device, shuffle=False)
     num_classes = len(dataset.classes)

@@ -142,7 +142,7 @@ class TrainingRun:
     def _build(self) -> None:
         config, recipe, ctx = self.config, self.recipe, self.ctx
         # before the data and model allocate: a CPU step reuses its activations' pages (zoo._memory)
-        self.cpu_malloc = keep_freed_memory() if self.device.type == "cpu" else None
+        self.cpu_malloc = keep_freed_memory(self.device)
         _seed_everything(config.seed)
         try:
             model, self.grown_from = init_model(config, self.spec, load=not self.from_checkpoint)
