@@ -36,6 +36,7 @@ def _rows(out: Path) -> dict[str, dict]:
     return {row["arm"]: row for row in json.loads((out / "budget_recipes.json").read_text())["arms"]}
 
 
+@pytest.mark.slow  # four script runs (~30 s): the quick lane stays under 5 minutes on 2 cores
 def test_arms_are_saved_one_by_one_read_back_resumed_and_kept_to_their_settings(budget_recipes):
     run, out = budget_recipes
     # lenet5's classifier needs 32x32 images, so the low-resolution arm fails after the first arm ran
