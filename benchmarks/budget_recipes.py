@@ -12,6 +12,8 @@ only the recipe fields named in ARMS differ from the baseline's (onecycle-bn at 
   ema             an exponential moving average of the weights, 0.99 every 5 steps, evaluated
   low-res-early   progressive_resize 16:0.4,24:0.3: 40 % of the epochs at 16x16, 30 % at 24x24
                   (FixRes-style: the last epochs at full size); cheaper epochs at the same count
+  low-res-equal-time  low-res-early given the baseline's minutes rather than its epochs: as many
+                  epochs as fit them at low-res-early's measured cost (the budget question itself)
 The table gives each arm's test top-1 and its training minutes, so benchmarks/RESULTS.md can say
 which to keep: top-1 at equal epochs, and top-1 per minute where an arm is cheaper per epoch.
 Arms survive a session's end (benchmarks/_arms.py): the same command again reads back the arms that
@@ -21,6 +23,7 @@ finished, resumes the one cut off and runs the rest; OUT/budget_recipes.json hol
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from _arms import check_setting, load_rows, save_rows, train_arm
@@ -32,14 +35,40 @@ ARMS = {
     "ema": {"ema_momentum": 0.99, "ema_every": 5},
     "low-res-early": {"progressive_resize": "16:0.4,24:0.3"},
 }
+# Arms whose epochs come from two measured arms: (cheaper arm, baseline arm). Their recipe is the
+# cheaper arm's; their epoch count the most whose minutes fit the baseline's.
+EQUAL_TIME_ARMS = {"low-res-equal-time": ("low-res-early", "onecycle-bn")}
 
 
-def run_arm(name: str, common: dict) -> dict:
+def equal_time_epochs(epochs: int, baseline_minutes: float, cheaper_minutes: float) -> int:
+    """Epochs of an arm that took `cheaper_minutes` for `epochs` epochs that fit in `baseline_minutes`
+    (rounded down, so the arm never gets more time than the baseline; never fewer than `epochs`)."""
+    if cheaper_minutes <= 0:
+        return epochs
+    return max(epochs, math.floor(epochs * baseline_minutes / cheaper_minutes + 1e-9))
+
+
+def arm_changes(name: str, rows: dict, epochs: int) -> dict:
+    """The fields arm `name` changes from the baseline (an equal-time arm: its epochs too)."""
+    if name not in EQUAL_TIME_ARMS:
+        return ARMS[name]
+    cheaper, baseline = EQUAL_TIME_ARMS[name]
+    missing = [arm for arm in (cheaper, baseline) if arm not in rows]
+    if missing:
+        raise SystemExit(f"arm {name} needs the minutes of {' and '.join(missing)}: run it first")
+    fitted = equal_time_epochs(epochs, rows[baseline]["minutes"], rows[cheaper]["minutes"])
+    return {**ARMS[cheaper], "epochs": fitted}
+
+
+def run_arm(name: str, changes: dict, common: dict) -> dict:
     """Train (resume, or read back) one arm; its test top-1, epochs and minutes."""
-    arm = train_arm(common["out"] / name, **{k: v for k, v in common.items() if k != "out"}, **ARMS[name])
+    keywords = {k: v for k, v in common.items() if k != "out"}
+    if "epochs" in changes:  # evaluate once, at its end, as every arm does
+        keywords["eval_every"] = changes["epochs"]
+    arm = train_arm(common["out"] / name, **{**keywords, **changes})
     return {
         "arm": name,
-        "changes": ARMS[name],
+        "changes": changes,
         "top1": round(100 * arm["final"]["test_acc"], 2),
         "epochs": arm["epochs"],
         "minutes": arm["minutes"],
@@ -50,7 +79,8 @@ def run_arm(name: str, common: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resnet18")
-    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    arm_names = [*ARMS, *EQUAL_TIME_ARMS]
+    parser.add_argument("--arms", nargs="+", choices=arm_names, default=arm_names)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.2, help="peak lr of every arm")
@@ -71,7 +101,7 @@ def main() -> None:
     check_setting(rows_file, setting)
     rows = load_rows(rows_file)
     for name in args.arms:
-        rows[name] = run_arm(name, common)
+        rows[name] = run_arm(name, arm_changes(name, rows, args.epochs), common)
         save_rows(rows_file, setting, list(rows.values()))  # kept if a later arm is cut off
     rows = [rows[name] for name in args.arms]
     print(

@@ -3,6 +3,7 @@ resumes, rows are saved after every arm, and other settings are refused (benchma
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -64,3 +65,27 @@ def test_arms_are_saved_one_by_one_read_back_resumed_and_kept_to_their_settings(
     refused = run("onecycle-bn", epochs=2)
     assert refused.returncode != 0 and "epochs 1 -> 2" in refused.stderr, refused.stderr
     assert _rows(out) == rows
+
+
+def _budget_recipes_module():
+    sys.path.insert(0, str(SCRIPT.parent))  # the script imports its sibling _arms
+    try:
+        spec = importlib.util.spec_from_file_location("budget_recipes", SCRIPT)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return module
+
+
+def test_an_equal_time_arm_gets_the_epochs_that_fit_the_baselines_minutes():
+    arms = _budget_recipes_module()
+    assert arms.equal_time_epochs(6, baseline_minutes=30.0, cheaper_minutes=18.0) == 10  # 6 x 30/18
+    assert arms.equal_time_epochs(6, baseline_minutes=30.0, cheaper_minutes=20.1) == 8  # rounded down
+    assert arms.equal_time_epochs(6, baseline_minutes=30.0, cheaper_minutes=31.0) == 6  # never fewer
+    rows = {"onecycle-bn": {"minutes": 29.0}, "low-res-early": {"minutes": 14.5}}
+    changes = arms.arm_changes("low-res-equal-time", rows, 6)
+    assert changes == {**arms.ARMS["low-res-early"], "epochs": 12}
+    assert arms.arm_changes("ema", rows, 6) == arms.ARMS["ema"]
+    with pytest.raises(SystemExit, match="needs the minutes of low-res-early: run it first"):
+        arms.arm_changes("low-res-equal-time", {"onecycle-bn": {"minutes": 29.0}}, 6)
