@@ -4,6 +4,7 @@ divergence stops, sparse and subset evaluation."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import pytest
@@ -204,6 +205,7 @@ def test_evaluation_shows_its_progress_batch_by_batch():
     screen = io.StringIO()
     progress = EpochProgress(True)
     progress._console, progress.enabled = Console(file=screen, force_terminal=True, width=100), True
+    progress.lines = False  # a bar, as on a terminal
     seen = []
     update = progress.update
     progress.update = lambda done, *a: (seen.append(done), update(done, *a))
@@ -216,6 +218,72 @@ def test_evaluation_shows_its_progress_batch_by_batch():
     progress.stop()
     assert seen == [1, 2, 3, 4] and 0 <= acc <= 1  # 10 images in batches of 3
     assert "epoch 3/5 evaluating on test" in screen.getvalue()
+
+
+class _Lines(logging.Handler):
+    """The messages of the `zoo` logger while installed (the CLI stops it propagating to pytest)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> list[str]:
+        zoo_logger = logging.getLogger("zoo")
+        self._level = zoo_logger.level
+        zoo_logger.addHandler(self)
+        zoo_logger.setLevel(logging.INFO)
+        return self.messages
+
+    def __exit__(self, *exc) -> None:
+        logging.getLogger("zoo").removeHandler(self)
+        logging.getLogger("zoo").setLevel(self._level)
+
+
+def test_progress_in_a_log_is_a_line_at_each_tenth_of_the_epoch_at_most_one_a_minute():
+    from zoo.train.report import EpochProgress
+
+    now = [0.0]
+    progress = EpochProgress(True, clock=lambda: now[0])
+    progress.lines = True  # as when stderr is a log file
+    with _Lines() as lines:
+        progress.start(2, 8, 100)  # 10 s a batch: a tenth is 100 s, over the minute
+        for done in range(1, 101):
+            now[0] += 10.0
+            if progress.due(done):
+                progress.update(done, loss=1.5, acc=0.25, images_per_s=12.8)
+        progress.stop()
+    assert len(lines) == 9  # batches 10, 20, ..., 90; none after the last: the epoch's line follows
+    first = "epoch 2/8: batch 10/100 (10%), loss 1.5000, acc 25.00%, 13 img/s, ~15m left in the epoch"
+    assert lines[0] == first  # 9 batches in 90 s since the first: 10 s each, 90 to go
+    assert lines[-1].startswith("epoch 2/8: batch 90/100 (90%)") and lines[-1].endswith(
+        "~2m left in the epoch"
+    )
+
+    with _Lines() as lines:
+        progress.start_eval(2, 8, 100, "test")  # 1 s a batch: a tenth is 10 s, so one line a minute
+        for done in range(1, 101):
+            now[0] += 1.0
+            progress.update(done)
+        progress.stop()
+    assert lines == ["epoch 2/8 evaluating on test: batch 60/100 (60%), ~1m left in the pass"]
+    assert not progress.due(50)  # stopped: nothing more
+
+
+def test_a_run_logged_to_a_file_shows_its_progress_inside_each_epoch(tiny_cifar, tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from zoo.train.report import EpochProgress
+
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: False))
+    monkeypatch.setattr(EpochProgress, "LINE_EVERY_S", 0.0)
+    with _Lines() as lines:
+        _train(tiny_cifar, tmp_path / "run", limit_test=64)  # 4 batches of 32
+    steps = [line for line in lines if line.startswith("epoch 1/1: batch")]
+    assert [line.split()[3] for line in steps] == ["1/4", "2/4", "3/4"], lines
+    assert all("img/s, ~" in line and "left in the epoch" in line for line in steps[1:]), steps
 
 
 @pytest.mark.slow

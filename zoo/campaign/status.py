@@ -178,13 +178,3 @@ def _time_left(run: RunFolder, speed: float | None, *, running: bool) -> float |
     if running and run.last_activity:  # the current epoch began when the last one was written
         left -= min(time.time() - run.last_activity, per_epoch)
     return max(left, 0.0)
-
-
-def duration(seconds: float | None) -> str:
-    """'2h 05m', '14m', '40s' or 'unknown'."""
-    if seconds is None:
-        return "unknown"
-    minutes = round(seconds / 60)
-    if minutes >= 60:
-        return f"{minutes // 60}h {minutes % 60:02d}m"
-    return f"{minutes}m" if minutes else f"{seconds:.0f}s"

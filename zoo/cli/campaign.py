@@ -99,7 +99,7 @@ def _epochs_done(step) -> str:
 
 
 def _time_left(step) -> str:
-    from ..campaign.status import duration
+    from .._units import duration
 
     if step.state in ("done", "published"):
         return "-"
@@ -131,8 +131,8 @@ def status_command(
     from rich.console import Console
     from rich.table import Table
 
+    from .._units import duration
     from ..campaign import status
-    from ..campaign.status import duration
     from ..train.record import plural
 
     report = status(_plan(plan), manifest=manifest)

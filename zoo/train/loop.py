@@ -292,7 +292,7 @@ def train_one_epoch(
                         f"{epoch}, batch {index + 1} of {batches} (lr {lr:.3g})"
                     )
                 interval.zero_()
-            if progress.enabled:
+            if progress.due(index + 1):  # a read of the sums waits for the device: only when shown
                 loss_sum, correct = sums.tolist()
                 elapsed = time.perf_counter() - start
                 progress.update(index + 1, loss_sum / seen, correct / seen, seen * ctx.world_size / elapsed)
