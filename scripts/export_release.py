@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 import tempfile
@@ -63,6 +64,11 @@ def main() -> None:
         "--replace", action="store_true", help="a new version of a tag already exported: replaces its folder"
     )
     args = parser.parse_args()
+    # zoo's progress lines (a pass over the test set takes minutes on a CPU) on stderr, which
+    # `zoo campaign publish` shows as it comes
+    zoo_log = logging.getLogger("zoo")
+    zoo_log.addHandler(logging.StreamHandler(sys.stderr))
+    zoo_log.setLevel(logging.INFO)
     folder = args.releases / hub.repo_dir_name(args.repo_id)
     if folder.exists() and any(folder.iterdir()) and not args.replace:  # said before minutes of evaluation
         sys.exit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 from pathlib import Path
 
@@ -96,3 +97,25 @@ def interrupt_training_at(monkeypatch, step: int) -> None:
         return model
 
     monkeypatch.setattr(init_from, "create", create)
+
+
+class ZooLogLines(logging.Handler):
+    """The messages of the `zoo` logger while installed (the CLI stops it propagating to pytest)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> list[str]:
+        zoo_logger = logging.getLogger("zoo")
+        self._level = zoo_logger.level
+        zoo_logger.addHandler(self)
+        zoo_logger.setLevel(logging.INFO)
+        return self.messages
+
+    def __exit__(self, *exc) -> None:
+        logging.getLogger("zoo").removeHandler(self)
+        logging.getLogger("zoo").setLevel(self._level)

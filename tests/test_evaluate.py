@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import ZooLogLines
 
 import zoo
 from zoo.checkpoint import save_model
@@ -227,3 +228,20 @@ def test_mnist_model_evaluates_on_mnist(cli, shared_data, tmp_path):
     assert result["identity"] == "mnist" and result["num_images"] == 300
     assert result["exact_top1"] is None and result["classes"] == [str(d) for d in range(10)]
     assert sum(map(sum, result["confusion"])) == 300
+
+
+def test_an_evaluation_in_a_log_shows_its_progress_as_lines(lenet, cifar_test, monkeypatch):
+    from rich.console import Console
+
+    from zoo._progress import BatchProgress
+    from zoo.evaluate import evaluate
+
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: False))  # stderr is a file
+    monkeypatch.setattr(BatchProgress, "LINE_EVERY_S", 0.0)
+    part = cifar_test.subset(slice(0, 64))
+    with ZooLogLines() as lines:
+        evaluate(lenet[0], part, batch_size=16, progress=True)
+        evaluate(lenet[0], part, batch_size=16)  # not asked for: silent
+    assert [line.split(": batch ")[1].split()[0] for line in lines] == ["1/4", "2/4", "3/4"], lines
+    assert lines[0].startswith(f"evaluating on {part.identity}: batch 1/4 (25%)")
+    assert lines[1].endswith("left in the pass") and "img/s" not in lines[1]

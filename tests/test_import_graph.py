@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "_growths.py",
         ),
     ),
-    ("utilities", ("_files.py", "_measure.py", "_device.py", "_memory.py", "_units.py")),
+    ("utilities", ("_files.py", "_measure.py", "_device.py", "_memory.py", "_units.py", "_progress.py")),
     ("registry", ("hookspecs.py", "_plugin_manager.py", "_registry.py")),
     ("components", ("models/*", "layers/*", "data/*", "weights/*")),
     ("building", ("_builder.py", "_contract.py", "_pretrained_cfg.py", "checkpoint.py")),

@@ -4,11 +4,11 @@ divergence stops, sparse and subset evaluation."""
 from __future__ import annotations
 
 import json
-import logging
 import math
 
 import pytest
 import torch
+from helpers import ZooLogLines
 
 
 def _train(tiny_cifar, out, **options):
@@ -220,35 +220,13 @@ def test_evaluation_shows_its_progress_batch_by_batch():
     assert "epoch 3/5 evaluating on test" in screen.getvalue()
 
 
-class _Lines(logging.Handler):
-    """The messages of the `zoo` logger while installed (the CLI stops it propagating to pytest)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-    def __enter__(self) -> list[str]:
-        zoo_logger = logging.getLogger("zoo")
-        self._level = zoo_logger.level
-        zoo_logger.addHandler(self)
-        zoo_logger.setLevel(logging.INFO)
-        return self.messages
-
-    def __exit__(self, *exc) -> None:
-        logging.getLogger("zoo").removeHandler(self)
-        logging.getLogger("zoo").setLevel(self._level)
-
-
 def test_progress_in_a_log_is_a_line_at_each_tenth_of_the_epoch_at_most_one_a_minute():
     from zoo.train.report import EpochProgress
 
     now = [0.0]
     progress = EpochProgress(True, clock=lambda: now[0])
     progress.lines = True  # as when stderr is a log file
-    with _Lines() as lines:
+    with ZooLogLines() as lines:
         progress.start(2, 8, 100)  # 10 s a batch: a tenth is 100 s, over the minute
         for done in range(1, 101):
             now[0] += 10.0
@@ -262,7 +240,7 @@ def test_progress_in_a_log_is_a_line_at_each_tenth_of_the_epoch_at_most_one_a_mi
         "~2m left in the epoch"
     )
 
-    with _Lines() as lines:
+    with ZooLogLines() as lines:
         progress.start_eval(2, 8, 100, "test")  # 1 s a batch: a tenth is 10 s, so one line a minute
         for done in range(1, 101):
             now[0] += 1.0
@@ -279,7 +257,7 @@ def test_a_run_logged_to_a_file_shows_its_progress_inside_each_epoch(tiny_cifar,
 
     monkeypatch.setattr(Console, "is_terminal", property(lambda self: False))
     monkeypatch.setattr(EpochProgress, "LINE_EVERY_S", 0.0)
-    with _Lines() as lines:
+    with ZooLogLines() as lines:
         _train(tiny_cifar, tmp_path / "run", limit_test=64)  # 4 batches of 32
     steps = [line for line in lines if line.startswith("epoch 1/1: batch")]
     assert [line.split()[3] for line in steps] == ["1/4", "2/4", "3/4"], lines

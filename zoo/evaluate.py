@@ -23,6 +23,7 @@ from ._builder import create, model_info
 from ._choices import TTA_MODES
 from ._errors import ZooError
 from ._memory import keep_freed_memory
+from ._progress import BatchProgress
 from ._registry import split_name
 from .checkpoint import load_model, read_metadata, resolve_model_file
 from .data import ArrayDataset, DeviceLoader, load_dataset
@@ -72,24 +73,6 @@ def _percent(correct: torch.Tensor) -> float | None:
 def _check_tta(tta: str) -> None:
     if tta not in TTA_MODES:
         raise EvalError(f"unknown TTA mode {tta!r}; choose one of {', '.join(TTA_MODES)}")
-
-
-def _progress_bar(enabled: bool, total: int):
-    """A transient rich progress bar on stderr; inert when not asked for or not on a terminal."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("evaluating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not (enabled and console.is_terminal),
-    )
-    return progress, progress.add_task("eval", total=total)
 
 
 def _sync(device: torch.device) -> None:
@@ -148,7 +131,8 @@ def evaluate(
         device: where the model and the data run (the model is moved there). On the CPU, glibc's
             malloc is set to keep freed memory for reuse from then on (`zoo._memory`: a big
             speed-up; the process holds its peak memory; ``ZOO_CPU_MALLOC=system`` opts out).
-        progress: show a transient progress bar (only on a terminal).
+        progress: show progress: a transient bar on a terminal, else a line in the `zoo` log at each
+            tenth of a pass that takes minutes (zoo._progress).
     """
     _check_tta(tta)
     if batch_size <= 0:
@@ -163,11 +147,12 @@ def evaluate(
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     predictions, plain_predictions = [], []
 
-    bar, task = _progress_bar(progress, len(loader))
-    with bar:
+    shown = BatchProgress(progress)
+    shown.begin(f"evaluating on {dataset.identity}", len(loader))
+    try:
         _sync(device)
         start = time.perf_counter()
-        for x, y in loader:
+        for batch, (x, y) in enumerate(loader, start=1):
             logits = model(x).float()
             if logits.shape[1] != num_classes:
                 raise EvalError(
@@ -179,9 +164,11 @@ def evaluate(
                 logits = tta_logits(model, x, tta, logits)
             loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
             predictions.append(logits.argmax(1))
-            bar.advance(task)
+            shown.update(batch)
         _sync(device)
         elapsed = time.perf_counter() - start
+    finally:
+        shown.stop()
 
     predicted = torch.cat(predictions).cpu()
     labels = dataset.labels.cpu()

@@ -89,7 +89,7 @@ def _evaluate(model: torch.nn.Module, dataset, device, what: str, **options):
     from zoo.evaluate import evaluate
 
     start = time.perf_counter()
-    result = evaluate(model, dataset, device=device, **options)
+    result = evaluate(model, dataset, device=device, progress=True, **options)
     seconds = time.perf_counter() - start
     print(
         f"  {what}: top-1 {result.top1:.2f} % of {len(dataset):,} images ({seconds:.0f} s)",

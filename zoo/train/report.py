@@ -5,16 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import math
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .._units import duration
+from .._progress import BatchProgress
 from ..checkpoint import write_file
-
-logger = logging.getLogger("zoo")
 
 METRIC_COLUMNS = (
     "epoch",
@@ -210,100 +206,13 @@ def summary_line(row: dict[str, Any], epochs: int) -> str:
     return "  ".join(parts)
 
 
-class EpochProgress:
-    """Progress through an epoch (rank 0 only): a transient rich bar on a terminal; elsewhere (a log
-    file, `nohup`) a line through the `zoo` logger at each tenth of the epoch, at most one a minute,
-    so a long CPU epoch shows it is moving without flooding the log."""
-
-    LINE_EVERY_S = 60.0  # the least time between two progress lines in a log
-
-    def __init__(self, enabled: bool, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._progress = None
-        self._task = None
-        self._line: dict[str, Any] | None = None
-        self.enabled = False
-        self.lines = False  # writing lines rather than drawing a bar
-        if enabled:
-            # Imported here, once (see the engine: importing rich draws from Python's `random`).
-            from rich import progress
-            from rich.console import Console
-
-            self._console = Console(stderr=True)
-            self._columns = progress
-            self.enabled = True
-            self.lines = not self._console.is_terminal
-
-    def due(self, done: int) -> bool:
-        """Whether `update(done, ...)` would show anything: the caller may skip measuring otherwise."""
-        if not self.enabled:
-            return False
-        if not self.lines:
-            return True
-        line, now = self._line, self._clock()
-        if line is None:
-            return False
-        if line["first"] is None:
-            line["first"] = (done, now)
-        # none after the last batch: the epoch's summary line (or the pass's result) follows at once
-        return line["next"] <= done < line["batches"] and now - line["shown"] >= self.LINE_EVERY_S
+class EpochProgress(BatchProgress):
+    """Progress through each epoch and its evaluation (rank 0 only): a bar on a terminal, a line at
+    each tenth of the epoch (at most one a minute) in a log; zoo._progress.BatchProgress."""
 
     def start(self, epoch: int, epochs: int, batches: int) -> None:
-        if self.lines:
-            self._start_lines(f"epoch {epoch}/{epochs}", batches)
-        elif self.enabled:
-            stats = "loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}  {task.fields[ips]:.0f} img/s"
-            self._start(f"epoch {epoch}/{epochs}", batches, self._columns.TextColumn(stats))
+        self.begin(f"epoch {epoch}/{epochs}", batches, stats=True, unit="epoch")
 
     def start_eval(self, epoch: int, epochs: int, batches: int, split: str) -> None:
-        """A bar for the epoch's evaluation pass (minutes on a CPU for the full test split)."""
-        if self.lines:
-            self._start_lines(f"epoch {epoch}/{epochs} evaluating on {split}", batches, training=False)
-        elif self.enabled:
-            self._start(f"epoch {epoch}/{epochs} evaluating on {split}", batches)
-
-    def _start_lines(self, label: str, batches: int, *, training: bool = True) -> None:
-        now = self._clock()
-        tenth = max(1, math.ceil(batches / 10))
-        # "first": (batch, time) of the first update, the rate's origin (a resumed epoch starts mid-way)
-        self._line = {"label": label, "batches": batches, "tenth": tenth, "next": tenth, "shown": now,
-                      "first": None, "training": training}  # fmt: skip
-
-    def _start(self, label: str, batches: int, *extra_columns) -> None:
-        p = self._columns
-        self._progress = p.Progress(
-            p.TextColumn(label),
-            p.BarColumn(),
-            p.MofNCompleteColumn(),
-            *extra_columns,
-            p.TimeRemainingColumn(),
-            console=self._console,
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(label, total=batches, loss=0.0, acc=0.0, ips=0.0)
-
-    def update(self, done: int, loss: float = 0.0, acc: float = 0.0, images_per_s: float = 0.0) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=done, loss=loss, acc=acc, ips=images_per_s)
-        elif self.lines and self.due(done):
-            self._write_line(done, loss, acc, images_per_s)
-
-    def _write_line(self, done: int, loss: float, acc: float, images_per_s: float) -> None:
-        line, now = self._line, self._clock()
-        batches, (first_done, first_time) = line["batches"], line["first"]
-        text = f"{line['label']}: batch {done}/{batches} ({done / batches:.0%})"
-        if line["training"]:
-            text += f", loss {loss:.4f}, acc {acc:.2%}, {images_per_s:.0f} img/s"
-        if done > first_done:
-            left = (now - first_time) / (done - first_done) * (batches - done)
-            text += f", ~{duration(left)} left in the {'epoch' if line['training'] else 'pass'}"
-        logger.info(text)
-        line["shown"] = now
-        line["next"] = (done // line["tenth"] + 1) * line["tenth"]
-
-    def stop(self) -> None:
-        self._line = None
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+        """The epoch's evaluation pass (minutes on a CPU for the full test split)."""
+        self.begin(f"epoch {epoch}/{epochs} evaluating on {split}", batches)
