@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from torch import nn
 
     from .._spec import ModelSpec
-    from .config import TrainConfig
 
 GROWN_FROM = "zoo.grown_from"
 
@@ -94,20 +93,19 @@ def _resolve_file(spec: ModelSpec, value: str, options: dict[str, Any]) -> tuple
     return str(file.resolve()), {**saved, **options}
 
 
-def init_model(config: TrainConfig, spec: ModelSpec, *, load: bool) -> tuple[nn.Module, str | None]:
-    """The run's model, with its ``--init-from`` weights when `load` (not when a checkpoint's weights
-    replace them anyway), and the ``zoo.grown_from`` those came with."""
-    init = config.init_from if load else None
+def init_model(
+    spec: ModelSpec, init: str | None, options: dict[str, Any]
+) -> tuple[nn.Module, str | None]:
+    """Model `spec` built with `options`, with the weights `init` names (a resolved ``--init-from``:
+    MODEL.TAG or a file; None: fresh), and the ``zoo.grown_from`` those came with."""
     file = init if init is not None and names_a_file(init) else None
     # With "MODEL.TAG", create loads those weights (a new classifier if the class counts differ).
-    model = create(
-        init if init and not file else config.model, num_classes=spec.num_classes, **config.model_options()
-    )
+    model = create(init if init and not file else spec.name, num_classes=spec.num_classes, **options)
     if file is None:
         return model, None
     try:
         model.load_state_dict(load_state(file))
     except RuntimeError as error:
         reason = str(error).splitlines()[0]
-        raise TrainConfigError(f"--init-from {file} does not fit {config.model} ({reason})") from None
+        raise TrainConfigError(f"--init-from {file} does not fit {spec.name} ({reason})") from None
     return model, read_metadata(file).get(GROWN_FROM)

@@ -145,7 +145,8 @@ class TrainingRun:
         self.cpu_malloc = keep_freed_memory(self.device)
         _seed_everything(config.seed)
         try:
-            model, self.grown_from = init_model(config, self.spec, load=not self.from_checkpoint)
+            init = None if self.from_checkpoint else config.init_from  # a checkpoint's weights replace it
+            model, self.grown_from = init_model(self.spec, init, config.model_options())
         except ValueError as error:  # the builder refusing an option value, e.g. an unknown --act
             if isinstance(error, TrainConfigError):
                 raise
