@@ -10,6 +10,8 @@ evaluation, from metrics.jsonl), so a resumed arm reports what it cost, not the 
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,14 @@ from zoo.campaign.runs import RunFolder
 from zoo.train import train
 
 CHECKPOINT_EVERY = "5m"
+
+
+def show_training_log() -> None:
+    """Print what `zoo train` logs (each epoch's line, progress lines inside an epoch) on stderr, as
+    the CLI does: an arm trains for tens of minutes on a CPU."""
+    zoo_log = logging.getLogger("zoo")
+    zoo_log.addHandler(logging.StreamHandler(sys.stderr))
+    zoo_log.setLevel(logging.INFO)
 
 
 def train_arm(out: Path, **train_keywords: Any) -> dict[str, Any]:

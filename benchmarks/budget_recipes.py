@@ -26,7 +26,7 @@ import argparse
 import math
 from pathlib import Path
 
-from _arms import check_setting, load_rows, save_rows, train_arm
+from _arms import check_setting, load_rows, save_rows, show_training_log, train_arm
 
 ARMS = {
     "onecycle-bn": {},
@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, required=True, help="the runs' folder (again: continue them)")
     args = parser.parse_args()
+    show_training_log()
 
     common = dict(
         model=args.model, recipe="onecycle-bn", out=args.out, data_dir=args.data_dir, epochs=args.epochs,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from _arms import check_setting, load_rows, save_rows, train_arm
+from _arms import check_setting, load_rows, save_rows, show_training_log, train_arm
 
 from zoo.growth import grow_model, save_grown
 
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, required=True, help="the runs' folder (again: continue them)")
     args = parser.parse_args()
+    show_training_log()
 
     def budget(share: float) -> str:
         return f"{args.minutes * 60 * share:.0f}s"
