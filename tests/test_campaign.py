@@ -159,13 +159,15 @@ def test_a_published_step_without_its_run_is_skipped_not_trained_again(env, shar
     step that grows from it grows from the published weights."""
     grown = "[[run]]\nname = 'bigger'\nmodel = 'lenet5'\ntag = 'bigger'\ngrow_from = 'lenet'\n"
     plan = campaign.load_plan(write_plan(tmp_path, shared_data, grown + "options = { epochs = 1 }\n"))
-    published = {"mlp5": {"campaign-test": {}}, "lenet5": {"campaign-test": {}}}
+    released = {"metrics": {"top1": 61.25}, "epochs": 3}  # what the manifest says of lenet5's release
+    published = {"mlp5": {"campaign-test": {}}, "lenet5": {"campaign-test": released}}
     (tmp_path / "weights_manifest.json").write_text(json.dumps({"models": published}))
     env(tmp_path / "runs")
     folder = campaign.CampaignDir(tmp_path / "runs")
     assert [s.state for s in campaign.status(plan).steps] == ["published", "published", "waiting"]
     code, out, _ = cli("campaign", "status", "--plan", tmp_path / "campaign.toml")
     assert code == 0 and re.search(r"\bmlp +published +-/1 .* - *$", out, re.MULTILINE), out
+    assert re.search(r"\blenet +published +3/2 +61\.25 .* - *$", out, re.MULTILINE), out  # the release's
     assert runner.next_step(plan, folder).name == "bigger"
     assert runner.blocked(plan, plan.step("bigger"), folder) is None
     assert runner.growth_origin(plan, plan.step("bigger"), folder) == "lenet5.campaign-test"

@@ -68,20 +68,25 @@ class CampaignStatus:
         return {**asdict(self), "steps": [asdict(s) for s in self.steps], "remaining": remaining}
 
 
-def published_tags(manifest: Path) -> set[str]:
-    """``MODEL.TAG`` of every entry of a weights manifest file (empty when there is none)."""
+def published_releases(manifest: Path) -> dict[str, dict[str, Any]]:
+    """The entries of a weights manifest file by ``MODEL.TAG`` (empty when there is none)."""
     try:
         models = json.loads(manifest.read_text()).get("models", {})
+        return {f"{model}.{tag}": entry for model, tags in models.items() for tag, entry in tags.items()}
     except (OSError, ValueError, AttributeError):
-        return set()
-    return {f"{model}.{tag}" for model, tags in models.items() for tag in tags}
+        return {}
+
+
+def published_tags(manifest: Path) -> set[str]:
+    """``MODEL.TAG`` of every entry of a weights manifest file (empty when there is none)."""
+    return set(published_releases(manifest))
 
 
 def status(plan: Plan, *, manifest: Path | None = None) -> CampaignStatus:
     """The state of every step of `plan` in the campaign dir; `manifest` tells what is published
     (default: the plan folder's weights_manifest.json)."""
     folder = CampaignDir(campaign_dir())
-    published = published_tags(manifest or plan.manifest)
+    published = published_releases(manifest or plan.manifest)
     runs = {step.name: RunFolder(folder.run(step.name)) for step in plan.steps}
     speeds = _speeds(plan, runs)
     steps = [
@@ -102,7 +107,12 @@ def _speeds(plan: Plan, runs: dict[str, RunFolder]) -> dict[str, float]:
 
 
 def _step_status(
-    plan: Plan, step: Step, folder: CampaignDir, run: RunFolder, speed: float | None, published: set[str]
+    plan: Plan,
+    step: Step,
+    folder: CampaignDir,
+    run: RunFolder,
+    speed: float | None,
+    published: dict[str, dict[str, Any]],
 ) -> StepStatus:
     common = dict(name=step.name, model=step.model, log=str(folder.step_log(step.name)))
     common["published"] = f"{step.model}.{step.tag}" in published
@@ -112,7 +122,14 @@ def _step_status(
             **common,
         )  # fmt: skip
     if not run.has_progress and common["published"]:
-        return StepStatus(state="published", epochs=_planned_epochs(step), **common)
+        # no run here (a new machine, an emptied cache): what the release itself says it reached
+        entry = published[f"{step.model}.{step.tag}"]
+        entry = entry if isinstance(entry, dict) else {}
+        epochs = entry.get("epochs")  # the release's own, which the plan may since have changed
+        return StepStatus(
+            state="published", epoch=epochs, epochs=_planned_epochs(step),
+            top1=(entry.get("metrics") or {}).get("top1"), top1_epoch=epochs, **common,
+        )  # fmt: skip
     if not run.started:
         epochs, failure = _planned_epochs(step), folder.failure(step.name)
         if failure:

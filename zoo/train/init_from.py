@@ -93,9 +93,7 @@ def _resolve_file(spec: ModelSpec, value: str, options: dict[str, Any]) -> tuple
     return str(file.resolve()), {**saved, **options}
 
 
-def init_model(
-    spec: ModelSpec, init: str | None, options: dict[str, Any]
-) -> tuple[nn.Module, str | None]:
+def init_model(spec: ModelSpec, init: str | None, options: dict[str, Any]) -> tuple[nn.Module, str | None]:
     """Model `spec` built with `options`, with the weights `init` names (a resolved ``--init-from``:
     MODEL.TAG or a file; None: fresh), and the ``zoo.grown_from`` those came with."""
     file = init if init is not None and names_a_file(init) else None
