@@ -17,7 +17,8 @@ only the recipe fields named in ARMS differ from the baseline's (onecycle-bn at 
 The table gives each arm's test top-1 and its training minutes, so benchmarks/RESULTS.md can say
 which to keep: top-1 at equal epochs, and top-1 per minute where an arm is cheaper per epoch.
 Arms survive a session's end (benchmarks/_arms.py): the same command again reads back the arms that
-finished, resumes the one cut off and runs the rest; OUT/budget_recipes.json holds the rows so far.
+finished, resumes the one cut off and runs the rest; OUT/budget_recipes.json holds the rows so far,
+OUT/budget_recipes.png draws top-1 against minutes.
 """
 
 from __future__ import annotations
@@ -76,6 +77,32 @@ def run_arm(name: str, changes: dict, common: dict) -> dict:
     }
 
 
+def plot(rows: list[dict], title: str, path: Path) -> None:
+    """One bar per arm, its test top-1, labelled with its epochs and minutes; the baseline's top-1 as a
+    dashed line: a bar past it in no more minutes beats the baseline for the budget."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 0.9 + 0.45 * len(rows)), layout="constrained")
+    labels = [f"{row['arm']}\n{row['epochs']} epochs, {row['minutes']:g} min" for row in rows]
+    colours = ["black" if not row["changes"] else "tab:blue" for row in rows]
+    bars = axes.barh(labels, [row["top1"] for row in rows], color=colours, height=0.6)
+    axes.bar_label(bars, [f"{row['top1']:.2f} %" for row in rows], padding=3, fontsize=9)
+    for row in rows:
+        if not row["changes"]:
+            axes.axvline(row["top1"], color="grey", lw=0.8, ls="--")
+    low = min(row["top1"] for row in rows)
+    axes.set_xlim(max(0.0, low - 5), max(row["top1"] for row in rows) + 2.5)  # differences are points
+    axes.invert_yaxis()  # the arms top to bottom in the table's order
+    axes.tick_params(axis="y", labelsize=9)
+    axes.set_xlabel("test top-1 % (x axis cut: the arms differ by points)")
+    axes.set_title(title.replace("; ", "\n"), fontsize=10)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resnet18")
@@ -105,10 +132,12 @@ def main() -> None:
         rows[name] = run_arm(name, arm_changes(name, rows, args.epochs), common)
         save_rows(rows_file, setting, list(rows.values()))  # kept if a later arm is cut off
     rows = [rows[name] for name in args.arms]
-    print(
+    title = (
         f"{args.model}, {args.epochs} epochs on {args.limit_train} {rows[0]['dataset']} images, "
         f"batch {args.batch_size}, peak lr {args.lr:g}; test top-1 on {args.limit_test} images"
     )
+    print(title)
+    plot(rows, title, args.out / "budget_recipes.png")
     print("| arm | changes | top-1 | epochs | minutes |\n|---|---|---|---|---|")
     for row in rows:
         changes = ", ".join(f"{k}={v}" for k, v in row["changes"].items()) or "baseline"

@@ -61,6 +61,7 @@ def test_arms_are_saved_one_by_one_read_back_resumed_and_kept_to_their_settings(
     rows = _rows(out)
     assert rows["onecycle-bn"] == first["onecycle-bn"] and set(rows) == {"onecycle-bn", "ema"}
     assert "| ema | ema_momentum=0.99, ema_every=5 |" in done.stdout
+    assert (out / "budget_recipes.png").read_bytes().startswith(b"\x89PNG")  # drawn from the rows
 
     refused = run("onecycle-bn", epochs=2)
     assert refused.returncode != 0 and "epochs 1 -> 2" in refused.stderr, refused.stderr
