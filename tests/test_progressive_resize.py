@@ -20,6 +20,16 @@ def test_stages_cover_their_fractions_of_the_epochs():
     assert [image_side(BASE, epoch) for epoch in (1, 10)] == [None, None]  # off by default
 
 
+def test_an_epoch_trains_at_the_stage_it_starts_in_and_the_last_one_at_full_size():
+    six = dataclasses.replace(BASE, epochs=6, progressive_resize="16:0.4,24:0.3")
+    assert [image_side(six, epoch) for epoch in range(1, 7)] == [16, 16, 16, 24, 24, None]
+    # 90 % at 16 px would cover every start of 6 epochs: the last one still tests the full size
+    mostly_small = dataclasses.replace(six, progressive_resize="16:0.9")
+    assert [image_side(mostly_small, epoch) for epoch in range(1, 7)] == [16] * 5 + [None]
+    one = dataclasses.replace(six, epochs=1)
+    assert image_side(one, 1) is None
+
+
 @pytest.mark.parametrize(
     "value, words",
     [

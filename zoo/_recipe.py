@@ -49,7 +49,8 @@ class Recipe:
 
     ``progressive_resize`` trains the first epochs on smaller images (FixRes-style low-resolution
     early epochs, cheaper per step): ``"SIZE:FRACTION,..."``, e.g. ``"16:0.4,24:0.3"`` is the first
-    40 % of the epochs at 16x16, the next 30 % at 24x24 and the rest at full size ("": off).
+    40 % of the epochs at 16x16, the next 30 % at 24x24 and the rest at full size ("": off); an
+    epoch trains at the stage its start falls in, and the last one always at full size.
     ``freeze_after`` stops training named parameters after some epochs: ``"NAME:EPOCHS,..."``, a
     parameter's name or a module's (all its parameters), e.g. ``"whiten.bias:3"`` (airbench94's
     whitening bias trains for 3 epochs, then stays as it is: no gradient step, no weight decay).
@@ -204,7 +205,12 @@ def freeze_stages(text: str, error: type[ZooError] = RecipeError) -> tuple[tuple
 
 
 def image_side(recipe: Recipe, epoch: int) -> int | None:
-    """The side epoch `epoch` (1-based) trains at under ``progressive_resize``; None: full size."""
+    """The side epoch `epoch` (1-based) trains at under ``progressive_resize``; None: full size.
+
+    An epoch trains at the stage its start falls in (6 epochs of "16:0.4,24:0.3": 3 at 16 px, 2 at
+    24, 1 full size), and the last epoch always at full size: the resolution it is tested at."""
+    if epoch >= recipe.epochs:
+        return None
     position, reached = (epoch - 1) / recipe.epochs, 0.0
     for side, fraction in resize_stages(recipe.progressive_resize):
         reached += fraction
