@@ -183,6 +183,36 @@ def test_a_published_step_without_its_run_is_skipped_not_trained_again(env, shar
     assert "lenet: skipped: lenet5.campaign-test is published already" in folder.log.read_text()
 
 
+def test_estimates_count_the_smaller_images_of_progressive_resize_at_their_share_of_pixels(
+    env, shared_data, tmp_path
+):
+    step = "[[run]]\nname = 'r18'\nmodel = 'resnet18'\n"
+    resized = "options = { epochs = 6, batch_size = 64, progressive_resize = '16:0.4,24:0.3' }\n"
+    plan = campaign.load_plan(write_plan(tmp_path, shared_data, step + resized, two_steps=False))
+    env(tmp_path / "runs")
+    run = tmp_path / "runs" / "r18"
+    run.mkdir(parents=True)
+    recipe = {"epochs": 6, "batch_size": 64, "progressive_resize": "16:0.4,24:0.3"}
+    record = {"config": {"model": "resnet18", "recipe": recipe}, "dataset": {"train": 1000}}
+    (run / "config.json").write_text(json.dumps(record))
+    # epochs 1-3 at 16 px (a quarter of the pixels): 100 s and 40 img/s each, so a full-size epoch
+    # would take 400 s at 10 img/s
+    rows = [{"epoch": e, "img_per_s": 40.0, "seconds": 100.0} for e in (1, 2, 3)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    r18 = campaign.status(plan).steps[0]
+    assert r18.state == "stopped" and r18.img_per_s == 40.0  # the speed it ran at
+    # left: 2 epochs at 24 px ((24/32)^2 = 0.5625 of the pixels) and 1 at full size
+    assert r18.seconds_left == pytest.approx((2 * 0.5625 + 1) * 400)
+    # a waiting step of the same model takes the measured full-size speed, 10 img/s, at its shares
+    waiting = "[[run]]\nname = 'again'\nmodel = 'resnet18'\ntag = 'longer'\n" + resized.replace(
+        "epochs = 6", "epochs = 10"
+    )
+    plan = campaign.load_plan(write_plan(tmp_path, shared_data, step + resized + waiting, two_steps=False))
+    again = campaign.status(plan).steps[1]
+    shares = 4 * 0.25 + 3 * 0.5625 + 3 * 1.0  # 10 epochs: 4 at 16 px, 3 at 24, 3 at full size
+    assert again.state == "waiting" and again.seconds_left == pytest.approx(shares * 50_000 / 10)
+
+
 def test_a_waiting_step_is_estimated_from_zoo_bench_until_the_campaign_measures_it(
     env, shared_data, tmp_path, cli
 ):

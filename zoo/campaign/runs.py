@@ -17,7 +17,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .._builder import model_info
+from .._errors import ZooError
 from .._files import zoo_cache_dir
+from .._recipe import pixel_shares
 from ..checkpoint import CHECKPOINT_DIR, STATE_JSON
 from ..train.rundir import CONFIG_FILE, LOCK_FILE
 from .lock import owner
@@ -172,6 +175,45 @@ class RunFolder:
     def epoch_seconds(self) -> float | None:
         """Mean wall seconds of an epoch, evaluation included."""
         seconds = [r["seconds"] for r in self.rows if isinstance(r.get("seconds"), (int, float))]
+        return sum(seconds) / len(seconds) if seconds else None
+
+    @cached_property
+    def pixel_shares(self) -> list[float]:
+        """Each epoch's pixels against full size (`zoo._recipe.pixel_shares`): below 1.0 for the
+        smaller images of ``progressive_resize``; empty when the record says no epoch count."""
+        try:
+            recipe, model = self.record["config"]["recipe"], self.record["config"]["model"]
+            epochs, resize = int(recipe["epochs"]), str(recipe.get("progressive_resize") or "")
+            return pixel_shares(resize, epochs, model_info(model).input_size[-1])
+        except (TypeError, KeyError, ValueError, ZooError):
+            return []
+
+    def pixel_share(self, epoch: int) -> float:
+        """`pixel_shares` of epoch `epoch` (1-based); 1.0 where unknown."""
+        return self.pixel_shares[epoch - 1] if 0 < epoch <= len(self.pixel_shares) else 1.0
+
+    @property
+    def full_size_img_per_s(self) -> float | None:
+        """`img_per_s` as if every epoch had trained at full size: an epoch of smaller images
+        (``progressive_resize``) counts its images at their share of the pixels."""
+        speeds = [
+            r["img_per_s"] * self.pixel_share(int(r.get("epoch", index + 1)))
+            for index, r in enumerate(self.rows)
+            if isinstance(r.get("img_per_s"), (int, float))
+        ]
+        if speeds:
+            return sum(speeds) / len(speeds)
+        speed, partial = self.img_per_s, self.partial_epoch
+        return speed * self.pixel_share(partial["epoch"]) if speed and partial else speed
+
+    @property
+    def full_size_epoch_seconds(self) -> float | None:
+        """`epoch_seconds` of a full-size epoch: the smaller images' epochs scaled up by their share."""
+        seconds = [
+            r["seconds"] / self.pixel_share(int(r.get("epoch", index + 1)))
+            for index, r in enumerate(self.rows)
+            if isinstance(r.get("seconds"), (int, float))
+        ]
         return sum(seconds) / len(seconds) if seconds else None
 
     @property

@@ -15,6 +15,7 @@ from typing import Any
 
 from .._builder import model_info
 from .._device import resolve_device
+from .._recipe import pixel_shares
 from ..bench import recorded_train_speed
 from ..train.options import parse_duration
 from ..train.recipes import default_recipe_name, get_recipe
@@ -100,7 +101,7 @@ def _speeds(plan: Plan, runs: dict[str, RunFolder]) -> dict[str, float]:
     """img/s per model, from the runs of this campaign that measured one."""
     measured: dict[str, list[float]] = {}
     for step in plan.steps:
-        speed = runs[step.name].img_per_s
+        speed = runs[step.name].full_size_img_per_s  # what a full-size epoch runs at
         if speed:
             measured.setdefault(step.model, []).append(speed)
     return {model: sum(s) / len(s) for model, s in measured.items()}
@@ -172,7 +173,10 @@ def _estimate(step: Step, speed: float | None) -> tuple[float | None, str]:
         speed, source = _bench_speed(step.model), " (`zoo bench` here)"
     if not speed or not epochs:
         return None, "speed not measured yet (`zoo bench MODEL` measures it)"
-    return epochs * _epoch_images(step) / speed, f"estimate at {speed:.0f} img/s{source}"
+    recipe = get_recipe(step.recipe or default_recipe_name(step.model))
+    resize = str(step.options.get("progressive_resize", recipe.progressive_resize) or "")
+    full_size_epochs = sum(pixel_shares(resize, epochs, model_info(step.model).input_size[-1]))
+    return full_size_epochs * _epoch_images(step) / speed, f"estimate at {speed:.0f} img/s{source}"
 
 
 def _bench_speed(model: str) -> float | None:
@@ -184,14 +188,22 @@ def _time_left(run: RunFolder, speed: float | None, *, running: bool) -> float |
     """Seconds until a started run finishes: its epochs left at its own pace (else the model's)."""
     if not run.epochs:
         return None
-    per_epoch = run.epoch_seconds
-    if per_epoch is None and (run.img_per_s or speed) and run.train_images:
-        per_epoch = run.train_images / (run.img_per_s or speed)
+    # seconds of a full-size epoch: epochs of smaller images (progressive_resize) cost their share
+    per_epoch, full_speed = run.full_size_epoch_seconds, run.full_size_img_per_s or speed
+    if per_epoch is None and full_speed and run.train_images:
+        per_epoch = run.train_images / full_speed
     if per_epoch is None:
         return None
     # a stopped run resumes from its last checkpoint, mid-epoch or not; a running one is timed from
     # the start of its epoch in flight
-    left = (run.epochs - (run.epoch if running else run.progress)) * per_epoch
+    left = _full_size_epochs_after(run, run.epoch if running else run.progress) * per_epoch
     if running and run.last_activity:  # the current epoch began when the last one was written
-        left -= min(time.time() - run.last_activity, per_epoch)
+        left -= min(time.time() - run.last_activity, per_epoch * run.pixel_share(run.epoch + 1))
     return max(left, 0.0)
+
+
+def _full_size_epochs_after(run: RunFolder, position: float) -> float:
+    """The work left after `position` (epochs done, 1.35: 35 % of epoch 2), in full-size epochs."""
+    done = int(position)
+    rest = sum(run.pixel_share(epoch) for epoch in range(done + 1, run.epochs + 1))
+    return rest - (position - done) * run.pixel_share(done + 1)
