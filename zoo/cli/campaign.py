@@ -140,12 +140,16 @@ def status_command(
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
     # A light frame and the notes below it: a dozen steps fit an 80-column terminal.
-    table = Table(title=f"campaign in {report.dir}", title_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=f"campaign in {report.dir}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+    )
     longest_name = max((len(s.name) for s in report.steps), default=4)
     for column in ("step", "state", "epoch", "top-1 %", "img/s", "saved", "left"):
         justify = "right" if column in ("epoch", "top-1 %", "img/s") else "left"
         # step names are what people type next (`zoo campaign publish STEP`): never cut them
-        table.add_column(column, justify=justify, min_width=longest_name if column == "step" else None)
+        # nor the time left ("~18h 31m"): what the table is read for
+        widths = {"step": longest_name, "left": 8}
+        table.add_column(column, justify=justify, min_width=widths.get(column), no_wrap=column in widths)
     for s in report.steps:
         table.add_row(
             s.name,
