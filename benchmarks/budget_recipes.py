@@ -93,8 +93,9 @@ def plot(rows: list[dict], title: str, path: Path) -> None:
     for row in rows:
         if not row["changes"]:
             axes.axvline(row["top1"], color="grey", lw=0.8, ls="--")
-    low = min(row["top1"] for row in rows)
-    axes.set_xlim(max(0.0, low - 5), max(row["top1"] for row in rows) + 2.5)  # differences are points
+    low, high = min(row["top1"] for row in rows), max(row["top1"] for row in rows)
+    left = max(0.0, low - 5)  # differences are points: the axis starts near the lowest bar
+    axes.set_xlim(left, high + max(2.5, 0.15 * (high - left)))  # room for the last label
     axes.invert_yaxis()  # the arms top to bottom in the table's order
     axes.tick_params(axis="y", labelsize=9)
     axes.set_xlabel("test top-1 % (x axis cut: the arms differ by points)")
