@@ -18,6 +18,7 @@ from typing import Any
 from zoo._files import write_json_atomic
 from zoo.campaign.runs import RunFolder
 from zoo.train import train
+from zoo.train.rundir import TrainingInterrupted
 
 CHECKPOINT_EVERY = "5m"
 
@@ -35,7 +36,11 @@ def train_arm(out: Path, **train_keywords: Any) -> dict[str, Any]:
     data set identity (cifar10-jpeg here, not the spec's name)."""
     if not RunFolder(out).finished:
         resume = RunFolder(out).started
-        train(out=out, resume=resume, checkpoint_every=CHECKPOINT_EVERY, **train_keywords)
+        try:
+            train(out=out, resume=resume, checkpoint_every=CHECKPOINT_EVERY, **train_keywords)
+        except TrainingInterrupted as stopped:  # Ctrl-C, SIGTERM: one line, and how to go on
+            print(f"{stopped}; the same command again continues every arm", file=sys.stderr)
+            raise SystemExit(TrainingInterrupted.exit_code) from None
     run = RunFolder(out)  # read after training: RunFolder caches what it has read
     return {
         "final": run.result["final"],
