@@ -486,8 +486,11 @@ def test_the_release_plan_continues_the_resnet18_run_in_flight():
     assert [s.model for s in plan.steps] == [
         "resnet18", "resnet34", "resnext29_2x64d", "resnext29_8x64d", "geresnext29_8x64d",
         "resnext29_2x32d",  # ahead of the wrn pair: the cheapest model left on an fp32-only CPU
-        "wrn16_8", "wrn28_10", "resnext29_32x4d", "densenet100_bc", "densenet121", "resnet50",
+        # then cheapest first, with smaller images early; the costliest, grown wrn28_10, last
+        "densenet121", "densenet100_bc", "resnext29_32x4d", "resnet50", "wrn16_8", "wrn28_10",
     ]  # fmt: skip
+    resized = [s.model for s in plan.steps if s.options.get("progressive_resize") == "16:0.4,24:0.3"]
+    assert resized == ["densenet121", "densenet100_bc", "resnext29_32x4d", "resnet50", "wrn16_8"]
     grown = {s.model: plan.source_step(s).model for s in plan.steps if s.grow_from}
     assert grown == {
         "resnet34": "resnet18",
