@@ -11,7 +11,9 @@ $ZOO_CAMPAIGN_DIR/               default: zoo's user cache dir + /campaign (surv
 from __future__ import annotations
 
 import json
+import operator
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -136,9 +138,9 @@ class RunFolder:
     def img_per_s(self) -> float | None:
         """Training speed: the mean of the epochs' img/s; before an epoch has ended, that of the part
         of the epoch its last mid-epoch checkpoint saved."""
-        speeds = [r["img_per_s"] for r in self.rows if isinstance(r.get("img_per_s"), (int, float))]
-        if speeds:
-            return sum(speeds) / len(speeds)
+        speed = self._epoch_mean("img_per_s")
+        if speed is not None:
+            return speed
         partial, batch = self.partial_epoch, self._recipe_int("batch_size")
         if partial is None or batch is None or not partial["seconds"] > 0:
             return None
@@ -171,11 +173,15 @@ class RunFolder:
         except (TypeError, KeyError, ValueError):
             return None
 
-    @property
-    def epoch_seconds(self) -> float | None:
-        """Mean wall seconds of an epoch, evaluation included."""
-        seconds = [r["seconds"] for r in self.rows if isinstance(r.get("seconds"), (int, float))]
-        return sum(seconds) / len(seconds) if seconds else None
+    def _epoch_mean(self, key: str, scale: Callable[[float, float], float] | None = None) -> float | None:
+        """The mean over the finished epochs of metrics column `key`; with `scale`, each value first
+        brought to a full-size epoch as ``scale(value, that epoch's pixel share)``."""
+        values = [
+            scale(row[key], self.pixel_share(int(row.get("epoch", index + 1)))) if scale else row[key]
+            for index, row in enumerate(self.rows)
+            if isinstance(row.get(key), (int, float))
+        ]
+        return sum(values) / len(values) if values else None
 
     @cached_property
     def pixel_shares(self) -> list[float]:
@@ -196,25 +202,17 @@ class RunFolder:
     def full_size_img_per_s(self) -> float | None:
         """`img_per_s` as if every epoch had trained at full size: an epoch of smaller images
         (``progressive_resize``) counts its images at their share of the pixels."""
-        speeds = [
-            r["img_per_s"] * self.pixel_share(int(r.get("epoch", index + 1)))
-            for index, r in enumerate(self.rows)
-            if isinstance(r.get("img_per_s"), (int, float))
-        ]
-        if speeds:
-            return sum(speeds) / len(speeds)
+        speed = self._epoch_mean("img_per_s", operator.mul)
+        if speed is not None:
+            return speed
         speed, partial = self.img_per_s, self.partial_epoch
         return speed * self.pixel_share(partial["epoch"]) if speed and partial else speed
 
     @property
     def full_size_epoch_seconds(self) -> float | None:
-        """`epoch_seconds` of a full-size epoch: the smaller images' epochs scaled up by their share."""
-        seconds = [
-            r["seconds"] / self.pixel_share(int(r.get("epoch", index + 1)))
-            for index, r in enumerate(self.rows)
-            if isinstance(r.get("seconds"), (int, float))
-        ]
-        return sum(seconds) / len(seconds) if seconds else None
+        """Mean wall seconds of a full-size epoch, evaluation included: the smaller images' epochs
+        scaled up by their share of the pixels."""
+        return self._epoch_mean("seconds", operator.truediv)
 
     @property
     def train_images(self) -> int | None:
