@@ -443,6 +443,69 @@ def test_export_refuses_a_folder_holding_a_release_before_evaluating_and_replace
     assert entry["device"] == "test" and entry["revision"] is None
 
 
+def test_an_improve_step_retrains_a_release_and_replaces_it_only_when_better(
+    finished, env, cli, tmp_path, shared_data
+):
+    """A retrain of a published MODEL.TAG: trained although the tag is published, kept back while
+    its top-1 is not above the release's, then exported as the release's new version."""
+    shutil.copytree(finished[0].runs / "mlp", tmp_path / "runs" / "mlp")
+    retrain = f"[[run]]\nname = 'mlp'\nmodel = 'mlp5'\nimprove = true\ndata_dir = '{shared_data}'\n"
+    plan_file = write_plan(tmp_path, shared_data, retrain + "options = { epochs = 1 }\n", two_steps=False)
+    plan = campaign.load_plan(plan_file)
+    manifest, readme, releases = (
+        tmp_path / "weights_manifest.json",
+        tmp_path / "README.md",
+        tmp_path / "releases",
+    )
+    shipped = json.loads((REPO / "weights_manifest.json").read_text())
+    older = {**shipped["models"]["mlp5"]["mnist"], "metrics": {"top1": 99.99}}  # the release to beat
+    manifest.write_text(json.dumps({**shipped, "models": {"mlp5": {"campaign-test": older}}}))
+    shutil.copy(REPO / "README.md", readme)
+    shutil.copytree(REPO / "scripts", tmp_path / "scripts")
+    (releases / "mlp5-campaign-test").mkdir(parents=True)
+    (releases / "mlp5-campaign-test" / "stale.bin").write_text("the older version")
+    env(tmp_path / "runs")
+    folder = campaign.CampaignDir(tmp_path / "runs")
+    step = plan.step("mlp")
+    # the published tag does not make the retrain done: with no run here, it waits to be trained
+    shutil.move(folder.run("mlp"), tmp_path / "mlp-run")
+    assert not runner.published_unstarted(plan, step, folder) and runner.next_step(plan, folder) == step
+    assert [s.state for s in campaign.status(plan).steps] == ["waiting"]
+    shutil.move(tmp_path / "mlp-run", folder.run("mlp"))
+    top1 = campaign.RunFolder(folder.run("mlp")).top1
+    where = ["--plan", plan_file, "--manifest", manifest, "--readme", readme, "--releases", releases]
+    code, _, err = cli("campaign", "publish", "mlp", *where)
+    assert code == 2 and one_error(err).endswith(
+        f"step mlp reached {top1:.2f} %, not above mlp5.campaign-test's published 99.99 %: "
+        "the release stays as it is"
+    )
+    code, out, _ = cli("campaign", "publish", *where)  # every finished step: this one is kept back, said once
+    assert code == 0 and out.splitlines()[0].startswith("kept: step mlp reached"), out
+    assert len(out.splitlines()) == 1  # neither an export nor "nothing to publish"
+    assert json.loads(manifest.read_text())["models"]["mlp5"]["campaign-test"] == older
+    assert (releases / "mlp5-campaign-test" / "stale.bin").is_file()
+    # a weaker release: the retrain replaces it, folder and entry
+    manifest.write_text(
+        json.dumps({**shipped, "models": {"mlp5": {"campaign-test": {**older, "metrics": {"top1": 1.0}}}}})
+    )
+    code, out, err = cli("campaign", "publish", *where)
+    assert code == 0 and "published mlp5.campaign-test (step mlp)" in out, err
+    entry = json.loads(manifest.read_text())["models"]["mlp5"]["campaign-test"]
+    assert entry["metrics"]["top1"] > 1.0 and entry["files"] != older["files"]
+    assert sorted(p.name for p in (releases / "mlp5-campaign-test").iterdir()) == [
+        "README.md",
+        "config.json",
+        "model.safetensors",
+    ]
+    status = campaign.status(plan, manifest=manifest).steps[0]
+    assert status.state == "done" and status.published
+    code, _, err = cli("campaign", "publish", "mlp", *where)
+    assert code == 2 and "published already" in one_error(err)
+    # a new machine (no run here): the release is this step's, so it is not trained again
+    shutil.rmtree(folder.run("mlp"))
+    assert runner.published_unstarted(plan, step, folder) and runner.next_step(plan, folder) is None
+
+
 ONE_STEP = "[defaults]\ntag = 'x'\n[[run]]\nmodel = 'lenet5'\n"
 
 
@@ -459,6 +522,7 @@ ONE_STEP = "[defaults]\ntag = 'x'\n[[run]]\nmodel = 'lenet5'\n"
         (ONE_STEP + "options = { epoch = 3 }", "options.epoch = 3: expected a `zoo train` option"),
         (ONE_STEP + "options = { out = 'x' }", "no out in options"),
         (ONE_STEP + "dtype = 'int8'", "dtype = 'int8': expected one of float16, float32"),
+        (ONE_STEP + "improve = 'yes'", "improve = 'yes': expected true or false"),
         (ONE_STEP + "grow_from = 'later'", "grow_from = 'later': expected an earlier step"),
         (ONE_STEP + "[[run]]\nmodel = 'lenet5'", "name = 'lenet5': expected a name no other step has"),
         (ONE_STEP.replace("tag = 'x'", "tag = 'x'\nnice = 25"), "nice = 25: expected an int in 0..19"),
@@ -487,10 +551,21 @@ def test_the_release_plan_continues_the_resnet18_run_in_flight():
         "resnet18", "resnet34", "resnext29_2x64d", "resnext29_8x64d", "geresnext29_8x64d",
         "resnext29_2x32d",  # ahead of the wrn pair: the cheapest model left on an fp32-only CPU
         # then cheapest first, with smaller images early; the costliest, grown wrn28_10, last
-        "densenet121", "densenet100_bc", "resnext29_32x4d", "resnet50", "wrn16_8", "wrn28_10",
+        "densenet121", "densenet100_bc", "resnext29_32x4d", "resnet50", "wrn16_8",
+        # retrains of short releases below their seed's figure, cheapest first
+        "alexnet", "simp_res9", "vgg11_bn", "vgg11", "res9", "resnet9",
+        "wrn28_10",
     ]  # fmt: skip
     resized = [s.model for s in plan.steps if s.options.get("progressive_resize") == "16:0.4,24:0.3"]
-    assert resized == ["densenet121", "densenet100_bc", "resnext29_32x4d", "resnet50", "wrn16_8"]
+    assert resized == [
+        "densenet121", "densenet100_bc", "resnext29_32x4d", "resnet50", "wrn16_8", "simp_res9", "res9",
+        "resnet9",
+    ]  # fmt: skip
+    retrains = [s for s in plan.steps if s.improve]
+    shipped = json.loads(plan.manifest.read_text())["models"]
+    assert [s.name for s in retrains] == [f"{s.model}-retrain" for s in retrains]
+    assert all(s.tag in shipped.get(s.model, {}) for s in retrains)  # each retrains a published release
+    large = [s for s in plan.steps if not s.improve]
     grown = {s.model: plan.source_step(s).model for s in plan.steps if s.grow_from}
     assert grown == {
         "resnet34": "resnet18",
@@ -498,7 +573,7 @@ def test_the_release_plan_continues_the_resnet18_run_in_flight():
         "geresnext29_8x64d": "resnext29_8x64d",
         "wrn28_10": "wrn16_8",
     }
-    assert all(s.recipe == "onecycle-bn" and 128 <= s.options["batch_size"] <= 256 for s in plan.steps)
+    assert all(s.recipe == "onecycle-bn" and 128 <= s.options["batch_size"] <= 256 for s in large)
     assert (first.data_dir.resolve(), first.dtype, plan.nice) == (
         REPO.parent / "shared/data/cifar10-jpeg",
         "float16",

@@ -19,6 +19,12 @@ loaded: a typo found at the eleventh step, hours after the first, would waste a 
     [[run]]
     model = "resnet34"
     grow_from = "resnet18-e20"      # an earlier step (its finished run) or published MODEL.TAG weights
+
+    [[run]]
+    name = "alexnet-retrain"
+    model = "alexnet"
+    improve = true                  # a retrain of a published release: trained although MODEL.TAG is
+                                    # published, and published as its new version only when better
 """
 
 from __future__ import annotations
@@ -83,6 +89,7 @@ class Step:
     dtype: str = "float16"
     grow_from: str | None = None  # an earlier step's name, or MODEL.TAG published weights
     grow_noise: float | None = None
+    improve: bool = False  # a retrain of a published MODEL.TAG, released only when its top-1 is higher
     data_dir: Path | None = None
     checkpoint_every: str | None = None
     repo_org: str = "cifar-zoo"
@@ -155,13 +162,14 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
         "a number >= 0 (`zoo grow --noise`)",
     ),
+    "improve": (lambda v: isinstance(v, bool), "true or false (a retrain of a published release)"),
     "data_dir": (_is_text, "a folder, relative to the plan's folder or absolute"),
     "checkpoint_every": (_duration, "a duration such as '10m', '90s' or '1.5h'"),
     "repo_org": (_matches(_ORG), "a Hub organisation such as 'cifar-zoo'"),
     "trained_on": (_is_text, "the training machine, as the manifest's device field says it"),
     "nice": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 19, "an int in 0..19"),
 }  # fmt: skip
-_STEP_ONLY = ("name", "model", "grow_from", "grow_noise")
+_STEP_ONLY = ("name", "model", "grow_from", "grow_noise", "improve")
 _DEFAULTS_ONLY = ("nice",)
 
 

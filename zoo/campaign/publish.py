@@ -24,7 +24,7 @@ from .._files import DISK_FULL, replacing, write_failures_as
 from .files import only_warned
 from .plan import CampaignError, Plan, Step
 from .runs import CampaignDir, RunFolder, campaign_dir
-from .status import published_tags
+from .status import is_published, published_releases, weights_sha256
 
 PUSH_LIMIT_BYTES = 200 * 10**6  # new weight files one git push may carry
 # How a script's stderr says the disk (or quota) is full: OSError's, safetensors' or zoo's words.
@@ -59,10 +59,14 @@ def publish(
     manifest: Path | None = None,
     readme: Path | None = None,
     on_published: Callable[[Published], None] | None = None,
+    on_kept: Callable[[str], None] | None = None,
 ) -> list[Published]:
     """Export the named steps (default: every finished step not in the manifest yet); what was exported.
 
-    A named step that is unfinished or already published is refused before anything is exported.
+    An improve step (a retrain of a published release) is exported as that release's new version
+    only when its run's final test top-1 is above the published one; otherwise `on_kept` hears why
+    it was left out. A named step that is unfinished, already published or not better is refused
+    before anything is exported.
     Defaults are the plan folder's releases/, weights_manifest.json and README.md.
     """
     root = plan.root
@@ -70,7 +74,7 @@ def publish(
     manifest = manifest or plan.manifest
     readme = readme or root / "README.md"
     scripts = root / "scripts"
-    steps = _to_publish(plan, names, published_tags(manifest))
+    steps = _to_publish(plan, names, published_releases(manifest), on_kept)
     if steps and not (scripts / "export_release.py").is_file():
         raise CampaignError(f"publish needs the checkout's scripts/export_release.py beside {plan.path}")
     env = {**os.environ, "ZOO_MANIFEST": str(manifest)}  # the checkout's manifest, not an installed copy
@@ -103,13 +107,21 @@ def _update_readme(root: Path, readme: Path, manifest: Path, done: list[Publishe
         _script(root, [script, "--readme", copy], env, "updating the README table")
 
 
-def _to_publish(plan: Plan, names: Sequence[str], published: set[str]) -> list[Step]:
+def _to_publish(
+    plan: Plan, names: Sequence[str], published: dict[str, dict], on_kept: Callable[[str], None] | None
+) -> list[Step]:
     folder = CampaignDir(campaign_dir())
     if not names:
-        return [
-            s for s in plan.steps
-            if RunFolder(folder.run(s.name)).finished and f"{s.model}.{s.tag}" not in published
-        ]  # fmt: skip
+        steps = []
+        for s in plan.steps:
+            if not RunFolder(folder.run(s.name)).finished or is_published(s, folder, published):
+                continue
+            kept = _not_better(s, RunFolder(folder.run(s.name)), published)
+            if kept is None:
+                steps.append(s)
+            elif on_kept:
+                on_kept(kept)
+        return steps
     steps = [plan.step(name) for name in dict.fromkeys(names)]
     for step in steps:
         run = RunFolder(folder.run(step.name))
@@ -118,11 +130,33 @@ def _to_publish(plan: Plan, names: Sequence[str], published: set[str]) -> list[S
             raise CampaignError(
                 f"step {step.name} is not finished ({where}): publish it once `zoo campaign status` says done"
             )
-        if f"{step.model}.{step.tag}" in published:
+        if is_published(step, folder, published):
             raise CampaignError(
                 f"step {step.name} is published already ({step.model}.{step.tag} is in the manifest)"
             )
+        kept = _not_better(step, run, published)
+        if kept:
+            raise CampaignError(kept)
     return steps
+
+
+def _not_better(step: Step, run: RunFolder, published: dict[str, dict]) -> str | None:
+    """Why an improve step's finished run must not replace the release it retrains (None: it may):
+    its own final test top-1 is not above the published one."""
+    name = f"{step.model}.{step.tag}"
+    if not step.improve or name not in published:
+        return None
+    old = (published[name].get("metrics") or {}).get("top1")
+    if old is None:
+        return None
+    if run.top1 is None:
+        return f"step {step.name} has no test top-1 to set against {name}'s {old:.2f} %: the release stays"
+    if run.top1 <= old:
+        return (
+            f"step {step.name} reached {run.top1:.2f} %, not above {name}'s published {old:.2f} %: "
+            "the release stays as it is"
+        )
+    return None
 
 
 def _export(plan: Plan, step: Step, releases: Path, manifest: Path, env: dict[str, str]) -> Published:
@@ -133,6 +167,7 @@ def _export(plan: Plan, step: Step, releases: Path, manifest: Path, env: dict[st
         plan.root / "scripts" / "export_release.py", step.model, run.path / "checkpoint",
         "--repo-id", step.repo_id, "--tag", step.tag, "--trained-on", trained_on(plan, step, run),
         "--releases", releases, *(["--half"] if step.dtype == "float16" else []),
+        *(["--replace"] if step.improve else []),  # its new version (_not_better said it is better)
     ]  # fmt: skip
     if step.grow_from is not None:  # the manifest says what the weights grew from: MODEL.TAG
         source = plan.source_step(step)
@@ -154,6 +189,8 @@ def _export(plan: Plan, step: Step, releases: Path, manifest: Path, env: dict[st
                 shutil.rmtree(folder, ignore_errors=True)
             raise
     entry = json.loads(manifest.read_text())["models"][step.model][step.tag]
+    if step.improve:  # the manifest's entry is now this run's: the step is published (status, run)
+        CampaignDir(campaign_dir()).published(step.name).write_text(f"{weights_sha256(entry)}\n")
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     return Published(
         step.name, f"{step.model}.{step.tag}", folder, entry["dtype"], entry["metrics"]["top1"], size

@@ -31,7 +31,7 @@ from .files import NOT_STARTED, append_line, only_warned, replace_text, writing
 from .lock import CampaignLock
 from .plan import CampaignError, Plan, Step
 from .runs import CampaignDir, RunFolder, campaign_dir
-from .status import published_tags
+from .status import is_published, published_releases
 
 
 class CampaignStopped(CampaignError):
@@ -84,13 +84,14 @@ class _Journal:
 
 
 def published_unstarted(plan: Plan, step: Step, folder: CampaignDir) -> bool:
-    """Whether `step` is published (its MODEL.TAG is in the plan folder's manifest) and has no run
-    here to continue (none, or one stopped before its first checkpoint): training it again would
-    spend hours on weights that exist, so it counts as done."""
+    """Whether `step` is published (its MODEL.TAG is in the plan folder's manifest; for an improve
+    step, as the version its run made) and has no run here to continue (none, or one stopped before
+    its first checkpoint): training it again would spend hours on weights that exist, so it counts
+    as done."""
     run = RunFolder(folder.run(step.name))
     if run.finished or run.has_progress:
         return False
-    return f"{step.model}.{step.tag}" in published_tags(plan.manifest)
+    return is_published(step, folder, published_releases(plan.manifest))
 
 
 def _done_or_published(plan: Plan, step: Step, folder: CampaignDir) -> bool:

@@ -6,6 +6,7 @@ $ZOO_CAMPAIGN_DIR/               default: zoo's user cache dir + /campaign (surv
     <step>.log                   everything its `zoo grow` / `zoo train` processes printed
     <step>.grown/                the model `zoo grow` made for it (grow steps)
     <step>.failed                the one line why it stopped, until it is started again
+    <step>.published             improve steps: the sha256 of the release `zoo campaign publish` made of it
 """
 
 from __future__ import annotations
@@ -62,6 +63,16 @@ class CampaignDir:
 
     def failed(self, step: str) -> Path:
         return self.root / f"{step}.failed"
+
+    def published(self, step: str) -> Path:
+        return self.root / f"{step}.published"
+
+    def published_sha256(self, step: str) -> str | None:
+        """The sha256 of the release an improve step's run was published as (None: not published)."""
+        try:
+            return self.published(step).read_text().strip() or None
+        except OSError:
+            return None
 
     def failure(self, step: str) -> str | None:
         """The line why `step` last stopped, if it failed and was not started again since."""

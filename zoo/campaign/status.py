@@ -78,9 +78,22 @@ def published_releases(manifest: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def published_tags(manifest: Path) -> set[str]:
-    """``MODEL.TAG`` of every entry of a weights manifest file (empty when there is none)."""
-    return set(published_releases(manifest))
+def weights_sha256(entry: Any) -> str | None:
+    """The sha256 of a manifest entry's first weights file (None for a malformed entry)."""
+    try:
+        return entry["files"][0]["sha256"]
+    except (TypeError, KeyError, IndexError):
+        return None
+
+
+def is_published(step: Step, folder: CampaignDir, published: dict[str, dict[str, Any]]) -> bool:
+    """Whether `step`'s release is in `published` (the manifest's entries by MODEL.TAG). An improve
+    step counts only once the entry is the version its own run was exported as: the older release
+    it retrains is not its."""
+    entry = published.get(f"{step.model}.{step.tag}")
+    if entry is None:
+        return False
+    return not step.improve or folder.published_sha256(step.name) == weights_sha256(entry)
 
 
 def status(plan: Plan, *, manifest: Path | None = None) -> CampaignStatus:
@@ -116,7 +129,7 @@ def _step_status(
     published: dict[str, dict[str, Any]],
 ) -> StepStatus:
     common = dict(name=step.name, model=step.model, log=str(folder.step_log(step.name)))
-    common["published"] = f"{step.model}.{step.tag}" in published
+    common["published"] = is_published(step, folder, published)
     if run.finished:
         return StepStatus(
             state="done", epoch=run.epoch, epochs=run.epochs, top1=run.top1, top1_epoch=run.epoch,

@@ -209,13 +209,21 @@ def publish_command(
             f"published {p.name} (step {p.step}): top-1 {p.top1:.2f} %, {p.dtype}, {size} in {p.folder}"
         )
 
+    kept: list[str] = []
+
+    def keep(reason: str) -> None:
+        kept.append(reason)
+        typer.echo(f"kept: {reason}")
+
     done = publish(
-        _plan(plan), steps or (), releases=releases, manifest=manifest, readme=readme, on_published=report
-    )
+        _plan(plan), steps or (), releases=releases, manifest=manifest, readme=readme,
+        on_published=report, on_kept=keep,
+    )  # fmt: skip
     if not done:
-        typer.echo(
-            "nothing to publish: no finished step is missing from the manifest (`zoo campaign status`)"
-        )
+        if not kept:
+            typer.echo(
+                "nothing to publish: no finished step is missing from the manifest (`zoo campaign status`)"
+            )
         return
     total = sum(p.bytes for p in done)
     typer.echo(f"{len(done)} releases, {total / 1e6:.1f} MB of new weight files; README table updated")
