@@ -103,6 +103,29 @@ def test_fit_epochs_counts_what_fits_and_refuses_a_budget_too_short():
         fit_epochs(50, spent_s=20, step_s=0.5, eval_s=10, final_s=0, steps_per_epoch=100, eval_every=1)
 
 
+def test_a_budget_buys_more_epochs_of_smaller_images_at_their_share_of_the_pixels():
+    from zoo._recipe import pixel_shares
+    from zoo.train.budget import SAFETY, fit_epochs
+
+    def shares(n: int) -> list[float]:  # 40 % of the epochs at 16 px, 30 % at 24 px, the rest 32
+        return pixel_shares("16:0.4,24:0.3", n, 32)
+
+    available = 3600 * SAFETY - 20
+    full = fit_epochs(3600, 20, 0.5, 10, 0, 100, eval_every=1)
+    resized = fit_epochs(3600, 20, 0.5, 10, 0, 100, eval_every=1, epoch_shares=shares)
+
+    def cost(n: int) -> float:
+        return sum(shares(n)) * 100 * 0.5 + n * 10
+
+    assert full.full_size_epochs == full.epochs == int(available // 60)  # 60 s a full-size epoch
+    assert cost(resized.epochs) <= available < cost(resized.epochs + 1)  # the most that fit
+    assert resized.epochs > full.epochs and resized.full_size_epochs == pytest.approx(
+        sum(shares(resized.epochs))
+    )
+    capped = fit_epochs(3600, 20, 0.5, 10, 0, 100, 1, max_epochs=50, epoch_shares=shares)
+    assert capped.epochs == 50  # --epochs still caps
+
+
 @pytest.mark.slow
 def test_a_budgeted_run_fits_its_budget_and_trains_as_the_same_run_given_its_epochs(tiny_cifar, tmp_path):
     budgeted = _train(tiny_cifar, tmp_path / "budget", time_budget=60, epochs=2, precision="fp32")
@@ -115,6 +138,23 @@ def test_a_budgeted_run_fits_its_budget_and_trains_as_the_same_run_given_its_epo
     # The measured steps were undone: the same weights, the same metrics.
     assert budgeted.final["train_loss"] == plain.final["train_loss"]
     assert budgeted.final["test_acc"] == plain.final["test_acc"]
+
+
+@pytest.mark.slow
+def test_a_budgeted_run_of_smaller_images_early_counts_them_at_their_pixel_share(tiny_cifar, tmp_path):
+    from zoo._recipe import pixel_shares
+    from zoo.train import train
+
+    run = train(
+        "simp_res9", out=tmp_path / "run", data_dir=tiny_cifar, limit_train=128, batch_size=32, epochs=4,
+        time_budget=600, progressive_resize="16:0.5", precision="fp32", seed=0,
+    )  # fmt: skip
+    fit = run.config["time_budget_fit"]
+    # what fits depends on this machine's speed; 600 s hold more than the 4 epochs --epochs caps at
+    assert fit["epochs"] >= 2 and run.config["config"]["recipe"]["epochs"] == fit["epochs"]
+    # the first half of the epochs at 16 px (a quarter of the 32 px pixels), the rest full size
+    assert fit["full_size_epochs"] == pytest.approx(sum(pixel_shares("16:0.5", fit["epochs"], 32)))
+    assert fit["full_size_epochs"] < fit["epochs"]
 
 
 def test_a_budget_too_short_for_one_epoch_is_refused_before_training(tiny_cifar, tmp_path):

@@ -2,7 +2,8 @@
 
 `zoo train MODEL --time-budget 45m` is what a release job, a GPU lease or a student's evening needs:
 the schedule (one-cycle, cosine, ...) is laid over the epochs that fit, so the run ends annealed
-rather than cut off mid-schedule.
+rather than cut off mid-schedule. Under progressive_resize the steps are timed at full size and an
+epoch of smaller images counts at its share of the pixels, so the budget buys the epochs it can.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
+from .._recipe import pixel_shares
 from .options import DurationError, TrainConfigError
 
 if TYPE_CHECKING:
@@ -39,9 +41,13 @@ class BudgetFit:
     steps_per_epoch: int
     eval_every: int
     epochs: int
+    # the training the epochs add up to in full-size epochs: fewer under progressive_resize, whose
+    # smaller images cost about their share of the pixels (the steps were timed at full size)
+    full_size_epochs: float | None = None
 
     @property
     def epoch_s(self) -> float:
+        """A full-size epoch with its share of the evaluations."""
         return self.steps_per_epoch * self.step_s + self.eval_s / self.eval_every
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,12 +63,16 @@ def fit_epochs(
     steps_per_epoch: int,
     eval_every: int,
     max_epochs: int | None = None,
+    epoch_shares: Callable[[int], list[float]] | None = None,
 ) -> BudgetFit:
-    """The most epochs whose training and evaluation end inside `budget_s` (raises if not even one)."""
+    """The most epochs whose training and evaluation end inside `budget_s` (raises if not even one).
+
+    `epoch_shares(n)` gives each of `n` epochs' cost against a full-size one (progressive_resize's
+    pixel shares); without it every epoch costs a full one."""
     fit = BudgetFit(budget_s, spent_s, step_s, eval_s, final_s, steps_per_epoch, eval_every, 0)
     # The last epoch always evaluates, whatever eval_every says.
     available = budget_s * SAFETY - spent_s - final_s - eval_s * (1 - 1 / eval_every)
-    epochs = int(available // fit.epoch_s) if available > 0 else 0
+    epochs = int(available // fit.epoch_s) if available > 0 else 0  # every epoch at full size
     if max_epochs is not None:
         epochs = min(epochs, max_epochs)
     if epochs < 1:
@@ -72,7 +82,16 @@ def fit_epochs(
             f"its evaluation needs about {fit.epoch_s + eval_s * (1 - 1 / eval_every):.0f}s; give at least "
             f"{math.ceil(needed)}s, or shorten epochs with --limit-train / --limit-test"
         )
-    return BudgetFit(budget_s, spent_s, step_s, eval_s, final_s, steps_per_epoch, eval_every, epochs)
+    if epoch_shares is None:
+        return dataclasses.replace(fit, epochs=epochs, full_size_epochs=float(epochs))
+
+    def cost(n: int) -> float:  # training and evaluation of n epochs, smaller ones at their share
+        return sum(epoch_shares(n)) * steps_per_epoch * step_s + n * eval_s / eval_every
+
+    # the full-size count fits (no share is above 1): add epochs while they fit
+    while (max_epochs is None or epochs < max_epochs) and cost(epochs + 1) <= available:
+        epochs += 1
+    return dataclasses.replace(fit, epochs=epochs, full_size_epochs=round(sum(epoch_shares(epochs)), 4))
 
 
 class Head:
@@ -170,6 +189,7 @@ def fit_run_to_budget(run: TrainingRun) -> BudgetFit:
     spent = time.perf_counter() - run.started
     measured = torch.tensor([step_s, eval_s, final_s, spent], dtype=torch.float64, device=run.device)
     step_s, eval_s, final_s, spent = (ctx.all_reduce(measured) / ctx.world_size).tolist()
+    resize, side = run.recipe.progressive_resize, data.train.images.shape[-1]  # NCHW, square
     try:
         return fit_epochs(
             run.config.time_budget,
@@ -180,6 +200,7 @@ def fit_run_to_budget(run: TrainingRun) -> BudgetFit:
             len(data.train),
             run.config.eval_every,
             run.max_epochs,
+            (lambda n: pixel_shares(resize, n, side)) if resize else None,
         )
     except DurationError as error:
         raise TrainConfigError(str(error)) from None
