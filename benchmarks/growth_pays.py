@@ -12,7 +12,8 @@ Both use the same recipe, batch, data subset and seed. The table gives each arm'
 test subset and the training minutes it took (epoch times, evaluation included; the grow step's
 seconds aside), so `benchmarks/RESULTS.md` can say whether the campaign's
 grown steps (campaign.toml) should rather train from scratch. Arms survive a session's end
-(benchmarks/_arms.py): the same command again continues them; OUT/growth_pays.json holds the rows.
+(benchmarks/_arms.py): the same command again continues them; OUT/growth_pays.json holds the
+rows, OUT/growth_pays.png plots each arm's test top-1 against its training minutes.
 """
 
 from __future__ import annotations
@@ -22,26 +23,60 @@ from pathlib import Path
 
 from _arms import check_setting, load_rows, save_rows, show_training_log, train_arm
 
+from zoo.campaign.runs import RunFolder
 from zoo.growth import grow_model, save_grown
 
 
 def run_arm(name: str, steps: list[tuple[str, dict]], common: dict) -> dict:
     """Run `steps` (label, keywords) in order, each read back if an earlier call finished it; the last
-    run's test top-1, the epochs of each run and their minutes together."""
-    runs = []
+    run's test top-1, the epochs of each run and their minutes together, and the arm's curve: test
+    top-1 after each evaluated epoch against the arm's training minutes so far."""
+    runs, curve, minutes = [], [], 0.0
     for label, keywords in steps:
         if label == "grow":
             if not keywords["out"].is_file():  # written whole by save_grown, so present means done
                 save_grown(grow_model(keywords["source"], keywords["target"]), keywords["out"])
             continue
-        runs.append(train_arm(keywords.pop("out"), **{**common, **keywords}))
+        out = keywords.pop("out")
+        runs.append(train_arm(out, **{**common, **keywords}))
+        for row in RunFolder(out).rows:
+            minutes += (row.get("seconds") or 0) / 60
+            if row.get("test_acc") is not None:
+                curve.append([round(minutes, 2), round(100 * row["test_acc"], 2), label])
     return {
         "arm": name,
         "top1": round(100 * runs[-1]["final"]["test_acc"], 2),
         "epochs": [run["epochs"] for run in runs],
         "minutes": round(sum(run["minutes"] for run in runs), 1),
         "dataset": runs[-1]["dataset"],
+        "curve": curve,
     }
+
+
+def plot(rows: list[dict], title: str, path: Path) -> None:
+    """Test top-1 against training minutes, one line per arm; the grown arm's marker changes where
+    the source model was grown, so the jump the growth costs or buys shows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4), layout="constrained")
+    for row, colour in zip(rows, ("tab:blue", "black")):
+        points = row["curve"]
+        axes.plot([p[0] for p in points], [p[1] for p in points], color=colour, lw=1.2, label=row["arm"])
+        for model, marker in zip(dict.fromkeys(p[2] for p in points), "os"):
+            chosen = [p for p in points if p[2] == model]
+            axes.scatter([p[0] for p in chosen], [p[1] for p in chosen], color=colour, marker=marker, s=22)
+        last = points[-1]
+        axes.annotate(f"{last[1]:.2f} %", (last[0], last[1]), textcoords="offset points", xytext=(4, 4))
+    axes.set_xlabel("training minutes (evaluation included; circles: the first model, squares: the second)")
+    axes.set_ylabel("test top-1 %")
+    axes.set_title(title, fontsize=10)
+    axes.legend(loc="lower right", fontsize=9)
+    axes.grid(alpha=0.3)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
 
 
 def main() -> None:
@@ -108,6 +143,8 @@ def main() -> None:
     for name in arms:
         arm = rows[name]
         print(f"| {arm['arm']} | {' + '.join(map(str, arm['epochs']))} | {arm['top1']} | {arm['minutes']} |")
+    plot([rows[name] for name in arms], described, out / "growth_pays.png")
+    print(f"\nplot: {out / 'growth_pays.png'}")
 
 
 if __name__ == "__main__":

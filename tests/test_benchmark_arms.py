@@ -68,10 +68,10 @@ def test_arms_are_saved_one_by_one_read_back_resumed_and_kept_to_their_settings(
     assert _rows(out) == rows
 
 
-def _budget_recipes_module():
-    sys.path.insert(0, str(SCRIPT.parent))  # the script imports its sibling _arms
+def _benchmark_module(script: Path = SCRIPT):
+    sys.path.insert(0, str(script.parent))  # the script imports its sibling _arms
     try:
-        spec = importlib.util.spec_from_file_location("budget_recipes", SCRIPT)
+        spec = importlib.util.spec_from_file_location(script.stem, script)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
@@ -80,7 +80,7 @@ def _budget_recipes_module():
 
 
 def test_an_equal_time_arm_gets_the_epochs_that_fit_the_baselines_minutes():
-    arms = _budget_recipes_module()
+    arms = _benchmark_module()
     assert arms.equal_time_epochs(6, baseline_minutes=30.0, cheaper_minutes=18.0) == 10  # 6 x 30/18
     assert arms.equal_time_epochs(6, baseline_minutes=30.0, cheaper_minutes=20.1) == 8  # rounded down
     assert arms.equal_time_epochs(6, baseline_minutes=30.0, cheaper_minutes=31.0) == 6  # never fewer
@@ -90,3 +90,40 @@ def test_an_equal_time_arm_gets_the_epochs_that_fit_the_baselines_minutes():
     assert arms.arm_changes("ema", rows, 6) == arms.ARMS["ema"]
     with pytest.raises(SystemExit, match="needs the minutes of low-res-early: run it first"):
         arms.arm_changes("low-res-equal-time", {"onecycle-bn": {"minutes": 29.0}}, 6)
+
+
+def _finished_run(out: Path, rows: list[dict]) -> None:
+    """A run folder as `zoo train` leaves it once finished (what benchmarks/_arms.py reads back)."""
+    out.mkdir(parents=True)
+    record = {"config": {"model": "x"}, "dataset": {"identity": "cifar10-jpeg", "train": 100}}
+    (out / "config.json").write_text(json.dumps(record))
+    (out / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (out / "result.json").write_text(json.dumps({"final": rows[-1]}))
+
+
+def test_the_growth_arm_curve_runs_on_across_its_two_models_and_is_plotted(tmp_path):
+    from matplotlib.image import imread
+
+    growth = _benchmark_module(REPO / "benchmarks" / "growth_pays.py")
+    _finished_run(tmp_path / "source", [
+        {"epoch": 1, "test_acc": 0.2, "seconds": 60.0}, {"epoch": 2, "test_acc": 0.3, "seconds": 90.0},
+    ])  # fmt: skip
+    _finished_run(tmp_path / "fine-tune", [{"epoch": 1, "test_acc": 0.4, "seconds": 120.0}])
+    _finished_run(tmp_path / "scratch", [
+        {"epoch": 1, "test_acc": None, "seconds": 150.0}, {"epoch": 2, "test_acc": 0.35, "seconds": 120.0},
+    ])  # fmt: skip
+    grown = tmp_path / "grown.safetensors"
+    grown.write_bytes(b"present: the grow step is done")
+    steps = [
+        ("resnet18", {"out": tmp_path / "source"}),
+        ("grow", {"out": grown, "source": tmp_path / "source", "target": "resnet34"}),
+        ("resnet34", {"out": tmp_path / "fine-tune"}),
+    ]
+    row = growth.run_arm("grown", steps, {})
+    assert (row["top1"], row["epochs"], row["minutes"]) == (40.0, [2, 1], 4.5)
+    # minutes run on from the source's into the fine-tuning's; each point says which model it is
+    assert row["curve"] == [[1.0, 20.0, "resnet18"], [2.5, 30.0, "resnet18"], [4.5, 40.0, "resnet34"]]
+    scratch = growth.run_arm("scratch", [("resnet34", {"out": tmp_path / "scratch"})], {})
+    assert scratch["curve"] == [[4.5, 35.0, "resnet34"]]  # an epoch without evaluation adds minutes only
+    growth.plot([row, scratch], "two arms", tmp_path / "growth_pays.png")
+    assert imread(tmp_path / "growth_pays.png").shape[:2] == (480, 840)  # 7 x 4 inches at 120 dpi
