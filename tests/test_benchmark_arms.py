@@ -1,5 +1,6 @@
-"""benchmarks/budget_recipes.py's arms outlive a session: finished arms are read back, a cut-off one
-resumes, rows are saved after every arm, and other settings are refused (benchmarks/_arms.py)."""
+"""The comparison arms of benchmarks/budget_recipes.py and growth_pays.py: they outlive a session
+(finished arms are read back, a cut-off one resumes, rows are saved after every arm, other settings
+are refused: benchmarks/_arms.py), and what they report and plot."""
 
 from __future__ import annotations
 
