@@ -483,6 +483,8 @@ def test_an_improve_step_retrains_a_release_and_replaces_it_only_when_better(
     assert code == 0 and out.splitlines()[0].startswith("kept: step mlp reached"), out
     assert len(out.splitlines()) == 1  # neither an export nor "nothing to publish"
     assert json.loads(manifest.read_text())["models"]["mlp5"]["campaign-test"] == older
+    code, out, _ = cli("campaign", "status", "--plan", plan_file, "--manifest", manifest)
+    assert f"mlp: step mlp reached {top1:.2f} %, not above" in out  # status says why it stays done
     assert (releases / "mlp5-campaign-test" / "stale.bin").is_file()
     # a weaker release: the retrain replaces it, folder and entry
     manifest.write_text(

@@ -24,7 +24,7 @@ from .._files import DISK_FULL, replacing, write_failures_as
 from .files import only_warned
 from .plan import CampaignError, Plan, Step
 from .runs import CampaignDir, RunFolder, campaign_dir
-from .status import is_published, published_releases, weights_sha256
+from .status import is_published, kept_back, published_releases, weights_sha256
 
 PUSH_LIMIT_BYTES = 200 * 10**6  # new weight files one git push may carry
 # How a script's stderr says the disk (or quota) is full: OSError's, safetensors' or zoo's words.
@@ -116,7 +116,7 @@ def _to_publish(
         for s in plan.steps:
             if not RunFolder(folder.run(s.name)).finished or is_published(s, folder, published):
                 continue
-            kept = _not_better(s, RunFolder(folder.run(s.name)), published)
+            kept = kept_back(s, RunFolder(folder.run(s.name)), published)
             if kept is None:
                 steps.append(s)
             elif on_kept:
@@ -134,29 +134,10 @@ def _to_publish(
             raise CampaignError(
                 f"step {step.name} is published already ({step.model}.{step.tag} is in the manifest)"
             )
-        kept = _not_better(step, run, published)
+        kept = kept_back(step, run, published)
         if kept:
             raise CampaignError(kept)
     return steps
-
-
-def _not_better(step: Step, run: RunFolder, published: dict[str, dict]) -> str | None:
-    """Why an improve step's finished run must not replace the release it retrains (None: it may):
-    its own final test top-1 is not above the published one."""
-    name = f"{step.model}.{step.tag}"
-    if not step.improve or name not in published:
-        return None
-    old = (published[name].get("metrics") or {}).get("top1")
-    if old is None:
-        return None
-    if run.top1 is None:
-        return f"step {step.name} has no test top-1 to set against {name}'s {old:.2f} %: the release stays"
-    if run.top1 <= old:
-        return (
-            f"step {step.name} reached {run.top1:.2f} %, not above {name}'s published {old:.2f} %: "
-            "the release stays as it is"
-        )
-    return None
 
 
 def _export(plan: Plan, step: Step, releases: Path, manifest: Path, env: dict[str, str]) -> Published:
@@ -167,7 +148,7 @@ def _export(plan: Plan, step: Step, releases: Path, manifest: Path, env: dict[st
         plan.root / "scripts" / "export_release.py", step.model, run.path / "checkpoint",
         "--repo-id", step.repo_id, "--tag", step.tag, "--trained-on", trained_on(plan, step, run),
         "--releases", releases, *(["--half"] if step.dtype == "float16" else []),
-        *(["--replace"] if step.improve else []),  # its new version (_not_better said it is better)
+        *(["--replace"] if step.improve else []),  # its new version (kept_back let it through)
     ]  # fmt: skip
     if step.grow_from is not None:  # the manifest says what the weights grew from: MODEL.TAG
         source = plan.source_step(step)

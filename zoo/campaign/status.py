@@ -96,6 +96,25 @@ def is_published(step: Step, folder: CampaignDir, published: dict[str, dict[str,
     return not step.improve or folder.published_sha256(step.name) == weights_sha256(entry)
 
 
+def kept_back(step: Step, run: RunFolder, published: dict[str, dict]) -> str | None:
+    """Why an improve step's finished run must not replace the release it retrains (None: it may,
+    or the step is no retrain): its own final test top-1 is not above the published one."""
+    name = f"{step.model}.{step.tag}"
+    if not step.improve or name not in published:
+        return None
+    old = (published[name].get("metrics") or {}).get("top1")
+    if old is None:
+        return None
+    if run.top1 is None:
+        return f"step {step.name} has no test top-1 to set against {name}'s {old:.2f} %: the release stays"
+    if run.top1 <= old:
+        return (
+            f"step {step.name} reached {run.top1:.2f} %, not above {name}'s published {old:.2f} %: "
+            "the release stays as it is"
+        )
+    return None
+
+
 def status(plan: Plan, *, manifest: Path | None = None) -> CampaignStatus:
     """The state of every step of `plan` in the campaign dir; `manifest` tells what is published
     (default: the plan folder's weights_manifest.json)."""
@@ -131,9 +150,10 @@ def _step_status(
     common = dict(name=step.name, model=step.model, log=str(folder.step_log(step.name)))
     common["published"] = is_published(step, folder, published)
     if run.finished:
+        kept = None if common["published"] else kept_back(step, run, published)
         return StepStatus(
             state="done", epoch=run.epoch, epochs=run.epochs, top1=run.top1, top1_epoch=run.epoch,
-            **common,
+            note=kept or "", **common,
         )  # fmt: skip
     if not run.has_progress and common["published"]:
         # no run here (a new machine, an emptied cache): what the release itself says it reached
