@@ -70,6 +70,8 @@ def plot(rows: list[dict], title: str, path: Path) -> None:
             axes.scatter([p[0] for p in chosen], [p[1] for p in chosen], color=colour, marker=marker, s=22)
         last = points[-1]
         axes.annotate(f"{last[1]:.2f} %", (last[0], last[1]), textcoords="offset points", xytext=(4, 4))
+    right = max(p[0] for row in rows for p in row["curve"])
+    axes.set_xlim(0, right * 1.15)  # room for the last label
     axes.set_xlabel("training minutes (evaluation included; circles: the first model, squares: the second)")
     axes.set_ylabel("test top-1 %")
     axes.set_title(title, fontsize=10)

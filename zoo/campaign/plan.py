@@ -21,8 +21,8 @@ loaded: a typo found at the eleventh step, hours after the first, would waste a 
     grow_from = "resnet18-e20"      # an earlier step (its finished run) or published MODEL.TAG weights
 
     [[run]]
-    name = "alexnet-retrain"
-    model = "alexnet"
+    name = "vgg11_bn-retrain"
+    model = "vgg11_bn"
     improve = true                  # a retrain of a published release: trained although MODEL.TAG is
                                     # published, and published as its new version only when better
 """
