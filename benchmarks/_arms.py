@@ -32,8 +32,8 @@ def show_training_log() -> None:
 
 
 def train_arm(out: Path, **train_keywords: Any) -> dict[str, Any]:
-    """Train (or resume, or read back) the run in `out`: its final metrics row, epochs, minutes and
-    data set identity (cifar10-jpeg here, not the spec's name)."""
+    """Train (or resume, or read back) the run in `out`: its final metrics row, epochs, minutes, data
+    set identity (cifar10-jpeg here, not the spec's name) and every epoch's metrics row."""
     if not RunFolder(out).finished:
         resume = RunFolder(out).started
         try:
@@ -47,6 +47,7 @@ def train_arm(out: Path, **train_keywords: Any) -> dict[str, Any]:
         "epochs": run.epoch,
         "minutes": round(sum(row.get("seconds") or 0 for row in run.rows) / 60, 1),
         "dataset": run.record["dataset"]["identity"],
+        "rows": run.rows,  # metrics.jsonl: one row per epoch
     }
 
 

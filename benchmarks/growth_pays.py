@@ -23,7 +23,6 @@ from pathlib import Path
 
 from _arms import check_setting, load_rows, save_rows, show_training_log, train_arm
 
-from zoo.campaign.runs import RunFolder
 from zoo.growth import grow_model, save_grown
 
 
@@ -37,9 +36,8 @@ def run_arm(name: str, steps: list[tuple[str, dict]], common: dict) -> dict:
             if not keywords["out"].is_file():  # written whole by save_grown, so present means done
                 save_grown(grow_model(keywords["source"], keywords["target"]), keywords["out"])
             continue
-        out = keywords.pop("out")
-        runs.append(train_arm(out, **{**common, **keywords}))
-        for row in RunFolder(out).rows:
+        runs.append(train_arm(keywords.pop("out"), **{**common, **keywords}))
+        for row in runs[-1]["rows"]:
             minutes += (row.get("seconds") or 0) / 60
             if row.get("test_acc") is not None:
                 curve.append([round(minutes, 2), round(100 * row["test_acc"], 2), label])

@@ -114,9 +114,10 @@ def _to_publish(
     if not names:
         steps = []
         for s in plan.steps:
-            if not RunFolder(folder.run(s.name)).finished or is_published(s, folder, published):
+            run = RunFolder(folder.run(s.name))
+            if not run.finished or is_published(s, folder, published):
                 continue
-            kept = kept_back(s, RunFolder(folder.run(s.name)), published)
+            kept = kept_back(s, run, published)
             if kept is None:
                 steps.append(s)
             elif on_kept:
